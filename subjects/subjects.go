@@ -1,0 +1,320 @@
+// Package subjects names every NATS resource cis490 uses: streams, buckets,
+// key-value stores, subjects, headers, consumer names and verdict reasons.
+// It also validates the two identifiers that appear inside those names, host
+// ids and episode ids, and parses names back into their parts.
+//
+// Nothing else in cis490 spells a resource name. The package does no I/O and
+// does not import NATS, so it can be used from any layer and fuzzed cheaply.
+package subjects
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Streams, key-value buckets and the consumer, as named on the server.
+const (
+	// SubmissionsStream is the work-queue stream of episode manifests.
+	SubmissionsStream = "CIS490_SUBMISSIONS"
+	// QuarantineStream holds one record per rejected submission.
+	QuarantineStream = "CIS490_QUARANTINE"
+	// AcceptedStream announces every accepted episode to downstream jobs.
+	AcceptedStream = "CIS490_ACCEPTED"
+	// VerdictsBucket is the key-value bucket of verdicts, keyed by VerdictKey.
+	VerdictsBucket = "CIS490_VERDICTS"
+	// WindowBucket is the key-value bucket of accepted code commits.
+	WindowBucket = "CIS490_WINDOW"
+	// ReceiverConsumer is the durable pull consumer shared by all receivers.
+	ReceiverConsumer = "receiver"
+	// EpisodeBucketPrefix starts the name of every per-host object bucket.
+	EpisodeBucketPrefix = "EPISODES_"
+)
+
+// Subject prefixes and wildcards.
+const (
+	// Prefix starts every cis490 subject.
+	Prefix = "cis490"
+	// SubmitPrefix starts the subject a host submits manifests on.
+	SubmitPrefix = Prefix + ".submit"
+	// NackPrefix starts the subjects of quarantine (reject) records.
+	NackPrefix = Prefix + ".nack"
+	// AcceptedPrefix starts the subjects of accepted announcements.
+	AcceptedPrefix = Prefix + ".accepted"
+
+	// SubmitAll matches every host's submit subject.
+	SubmitAll = SubmitPrefix + ".*"
+	// NackAll matches every quarantine record.
+	NackAll = NackPrefix + ".>"
+	// AcceptedAll matches every accepted announcement.
+	AcceptedAll = AcceptedPrefix + ".*"
+)
+
+// Message headers set by cis490. MsgID is the JetStream de-duplication header.
+const (
+	HeaderMsgID           = "Nats-Msg-Id"
+	HeaderHost            = "Cis490-Host"
+	HeaderEpisode         = "Cis490-Episode"
+	HeaderReason          = "Cis490-Reason"
+	HeaderArchiveSHA256   = "Cis490-Archive-Sha256"
+	HeaderManifestVersion = "Cis490-Manifest-Version"
+)
+
+// Reason is the verdict the receiver gives a submission.
+type Reason string
+
+// The verdicts, exactly as design.md lists them. Every reason but Accepted is
+// a rejection and is recorded on NackSubject(host, reason).
+const (
+	Accepted    Reason = "accepted"
+	Unstamped   Reason = "unstamped"
+	OutOfWindow Reason = "out-of-window"
+	Conflict    Reason = "conflict"
+	Malformed   Reason = "malformed"
+	Corrupt     Reason = "corrupt"
+)
+
+// Reasons lists every verdict, accepted first, then rejections in the order
+// an operator should look at them.
+var Reasons = []Reason{Accepted, OutOfWindow, Unstamped, Conflict, Malformed, Corrupt}
+
+// Valid reports whether r is one of Reasons.
+func (r Reason) Valid() bool {
+	for _, x := range Reasons {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Rejected reports whether r is a valid reason other than Accepted.
+func (r Reason) Rejected() bool { return r != Accepted && r.Valid() }
+
+// ParseReason returns the Reason spelled s, or ErrBadReason.
+func ParseReason(s string) (Reason, error) {
+	r := Reason(s)
+	if !r.Valid() {
+		return "", fmt.Errorf("%w: %q (want one of %s)", ErrBadReason, s, reasonList())
+	}
+	return r, nil
+}
+
+func reasonList() string {
+	s := make([]string, len(Reasons))
+	for i, r := range Reasons {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Errors returned by the validators and parsers. Each is wrapped with the
+// offending value and the rule it broke.
+var (
+	// ErrBadHost is returned for a host id that breaks HostRule.
+	ErrBadHost = errors.New("invalid host id")
+	// ErrBadEpisode is returned for an episode id that breaks EpisodeRule.
+	ErrBadEpisode = errors.New("invalid episode id")
+	// ErrBadReason is returned for a string that is not a Reason.
+	ErrBadReason = errors.New("invalid verdict reason")
+	// ErrBadCommit is returned for a commit that is not 40 lowercase hex digits.
+	ErrBadCommit = errors.New("invalid commit")
+	// ErrBadDigest is returned for a SHA-256 that is not 64 lowercase hex digits.
+	ErrBadDigest = errors.New("invalid sha256 digest")
+	// ErrBadName is returned when a subject, key or object name does not parse.
+	ErrBadName = errors.New("invalid name")
+)
+
+// Maximum lengths of the identifiers.
+const (
+	MaxHostLen    = 32
+	MaxEpisodeLen = 128
+)
+
+// HostRule and EpisodeRule describe, for error messages and docs, what ids may hold.
+const (
+	HostRule    = "1 to 32 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+	EpisodeRule = "1 to 128 characters of A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit"
+)
+
+var (
+	hostRE    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	episodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	commitRE  = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	digestRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidateHost returns nil if host is a valid host id. Host ids are lower
+// case so that the upper-cased bucket name maps back to exactly one host.
+func ValidateHost(host string) error {
+	if !hostRE.MatchString(host) {
+		return fmt.Errorf("%w %q: want %s", ErrBadHost, host, HostRule)
+	}
+	return nil
+}
+
+// ValidateEpisode returns nil if id is a valid episode id. Episode ids hold
+// no '.', '/', space or wildcard, so they are safe as a subject token, a
+// key-value key part, an object name part and a directory name.
+func ValidateEpisode(id string) error {
+	if !episodeRE.MatchString(id) {
+		return fmt.Errorf("%w %q: want %s", ErrBadEpisode, id, EpisodeRule)
+	}
+	return nil
+}
+
+// ValidCommit reports whether c is a full git commit: exactly 40 lowercase hex digits.
+func ValidCommit(c string) bool { return commitRE.MatchString(c) }
+
+// ValidateCommit returns nil if c is a full lowercase git commit.
+func ValidateCommit(c string) error {
+	if !ValidCommit(c) {
+		return fmt.Errorf("%w %q: want exactly 40 lowercase hex digits", ErrBadCommit, c)
+	}
+	return nil
+}
+
+// ValidateDigest returns nil if d is a SHA-256 in lowercase hex.
+func ValidateDigest(d string) error {
+	if !digestRE.MatchString(d) {
+		return fmt.Errorf("%w %q: want 64 lowercase hex digits", ErrBadDigest, d)
+	}
+	return nil
+}
+
+// EpisodeBucket returns the object bucket of host: EPISODES_<HOST>.
+func EpisodeBucket(host string) string {
+	return EpisodeBucketPrefix + strings.ToUpper(host)
+}
+
+// ParseEpisodeBucket returns the host whose bucket is named bucket.
+func ParseEpisodeBucket(bucket string) (string, error) {
+	rest, ok := strings.CutPrefix(bucket, EpisodeBucketPrefix)
+	if !ok {
+		return "", fmt.Errorf("%w: bucket %q does not start with %s", ErrBadName, bucket, EpisodeBucketPrefix)
+	}
+	host := strings.ToLower(rest)
+	if EpisodeBucket(host) != bucket {
+		return "", fmt.Errorf("%w: bucket %q: host part must be upper case", ErrBadName, bucket)
+	}
+	if err := ValidateHost(host); err != nil {
+		return "", fmt.Errorf("%w: bucket %q: %w", ErrBadName, bucket, err)
+	}
+	return host, nil
+}
+
+// SegmentObject returns the object name of one segment: <episode-id>/<sha256 hex>.
+func SegmentObject(episode, sha256hex string) string {
+	return episode + "/" + sha256hex
+}
+
+// SegmentObjectPrefix returns the prefix shared by every segment of episode.
+func SegmentObjectPrefix(episode string) string { return episode + "/" }
+
+// ParseSegmentObject splits a segment object name into episode id and digest.
+func ParseSegmentObject(name string) (episode, sha256hex string, err error) {
+	episode, sha256hex, ok := strings.Cut(name, "/")
+	if !ok {
+		return "", "", fmt.Errorf("%w: segment object %q: want <episode-id>/<sha256>", ErrBadName, name)
+	}
+	if err := ValidateEpisode(episode); err != nil {
+		return "", "", fmt.Errorf("%w: segment object %q: %w", ErrBadName, name, err)
+	}
+	if err := ValidateDigest(sha256hex); err != nil {
+		return "", "", fmt.Errorf("%w: segment object %q: %w", ErrBadName, name, err)
+	}
+	return episode, sha256hex, nil
+}
+
+// SubmitSubject is the subject host submits manifests on: cis490.submit.<host>.
+func SubmitSubject(host string) string { return SubmitPrefix + "." + host }
+
+// ParseSubmitSubject returns the host of a submit subject.
+func ParseSubmitSubject(subj string) (string, error) {
+	host, ok := strings.CutPrefix(subj, SubmitPrefix+".")
+	if !ok {
+		return "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, SubmitPrefix)
+	}
+	if err := ValidateHost(host); err != nil {
+		return "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+	}
+	return host, nil
+}
+
+// NackSubject is the subject of a quarantine record: cis490.nack.<host>.<reason>.
+func NackSubject(host string, r Reason) string {
+	return NackPrefix + "." + host + "." + string(r)
+}
+
+// NackHostFilter matches every quarantine record of host: cis490.nack.<host>.>.
+func NackHostFilter(host string) string { return NackPrefix + "." + host + ".>" }
+
+// ParseNackSubject returns the host and reason of a quarantine record subject.
+func ParseNackSubject(subj string) (string, Reason, error) {
+	rest, ok := strings.CutPrefix(subj, NackPrefix+".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, NackPrefix)
+	}
+	host, reason, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: subject %q: want %s.<host>.<reason>", ErrBadName, subj, NackPrefix)
+	}
+	if err := ValidateHost(host); err != nil {
+		return "", "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+	}
+	r, err := ParseReason(reason)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+	}
+	if !r.Rejected() {
+		return "", "", fmt.Errorf("%w: subject %q: %q is not a rejection", ErrBadName, subj, r)
+	}
+	return host, r, nil
+}
+
+// AcceptedSubject announces an accepted episode of host: cis490.accepted.<host>.
+func AcceptedSubject(host string) string { return AcceptedPrefix + "." + host }
+
+// ParseAcceptedSubject returns the host of an accepted announcement subject.
+func ParseAcceptedSubject(subj string) (string, error) {
+	host, ok := strings.CutPrefix(subj, AcceptedPrefix+".")
+	if !ok {
+		return "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, AcceptedPrefix)
+	}
+	if err := ValidateHost(host); err != nil {
+		return "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+	}
+	return host, nil
+}
+
+// VerdictKey is the verdicts key of an episode: <host>.<episode-id>.
+func VerdictKey(host, episode string) string { return host + "." + episode }
+
+// VerdictHostFilter matches every verdict key of host: <host>.>.
+func VerdictHostFilter(host string) string { return host + ".>" }
+
+// ParseVerdictKey splits a verdicts key into host and episode id.
+func ParseVerdictKey(key string) (host, episode string, err error) {
+	host, episode, ok := strings.Cut(key, ".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: verdict key %q: want <host>.<episode-id>", ErrBadName, key)
+	}
+	if err := ValidateHost(host); err != nil {
+		return "", "", fmt.Errorf("%w: verdict key %q: %w", ErrBadName, key, err)
+	}
+	if err := ValidateEpisode(episode); err != nil {
+		return "", "", fmt.Errorf("%w: verdict key %q: %w", ErrBadName, key, err)
+	}
+	return host, episode, nil
+}
+
+// WindowKey is the window key of a commit: the commit itself.
+func WindowKey(commit string) string { return commit }
+
+// MsgID is the de-duplication id of a submission. The attempt number makes a
+// deliberate re-submission (after a corrupt verdict) distinct from a retry of
+// the same publish, which JetStream drops within the Duplicates window.
+func MsgID(host, episode, archiveSHA256 string, attempt int) string {
+	return fmt.Sprintf("%s.%s.%s.%d", host, episode, archiveSHA256, attempt)
+}
