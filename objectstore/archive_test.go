@@ -1,0 +1,388 @@
+package objectstore_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
+)
+
+// packBytes packs dir into memory.
+func packBytes(t testing.TB, dir string) ([]byte, objectstore.PackStats) {
+	t.Helper()
+	var buf bytes.Buffer
+	st, err := objectstore.Pack(context.Background(), dir, &buf, objectstore.PackOptions{})
+	if err != nil {
+		t.Fatalf("Pack(%s) = %v", dir, err)
+	}
+	return buf.Bytes(), st
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	root := t.TempDir()
+
+	// exactSeg is an episode whose archive is exactly one segment: we pack it
+	// once to learn the archive's size and use that as the segment size.
+	exact := writeEpisode(t, root, "exact", map[string][]byte{"data.bin": randomBytes(200<<10, 7)})
+	archive, _ := packBytes(t, exact)
+
+	cases := []struct {
+		name     string
+		files    map[string][]byte
+		segSize  int64
+		wantSegs int
+	}{
+		{"only-meta", nil, objectstore.MinSegmentSize, 1},
+		{"one-byte", map[string][]byte{"x": {42}}, objectstore.MinSegmentSize, 1},
+		{"exact", map[string][]byte{"data.bin": randomBytes(200<<10, 7)}, int64(len(archive)), 1},
+		{"exact-plus-one", map[string][]byte{"data.bin": randomBytes(200<<10, 7)}, int64(len(archive)) - 1, 2},
+		{"tree", map[string][]byte{
+			"a/b/c.csv": []byte("t,x\n0,1\n"), "a/empty": {}, "video.mp4": randomBytes(300<<10, 3),
+			"z/ü-ß.txt": []byte("utf-8 names"),
+		}, objectstore.MinSegmentSize, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "ep-" + tc.name
+			if tc.name == "exact" || tc.name == "exact-plus-one" {
+				id = "exact" // same meta, hence same bytes as the measured archive
+			}
+			dir := writeEpisode(t, t.TempDir(), id, tc.files)
+			m, err := objectstore.Upload(context.Background(), st, dir, objectstore.UploadOptions{
+				Host: testHost, SegmentSize: tc.segSize, SpoolDir: t.TempDir(),
+			})
+			if err != nil {
+				t.Fatalf("Upload(%s) = %v", tc.name, err)
+			}
+			if tc.wantSegs > 0 && len(m.Segments) != tc.wantSegs {
+				t.Fatalf("Upload(%s): %d segments, want %d (archive %d bytes, segment size %d)",
+					tc.name, len(m.Segments), tc.wantSegs, m.ArchiveBytes, tc.segSize)
+			}
+			if tc.name == "exact-plus-one" && m.Segments[1].Size != 1 {
+				t.Fatalf("last segment is %d bytes, want 1", m.Segments[1].Size)
+			}
+			got, res, err := unpack(t, st, &m, objectstore.Limits{})
+			if err != nil {
+				t.Fatalf("ReadArchive(%s) = %v", tc.name, err)
+			}
+			if res.Meta.EpisodeID != id || res.Meta.CodeVersion.Commit != goodCommit {
+				t.Fatalf("ReadArchive(%s).Meta = %+v", tc.name, res.Meta)
+			}
+			assertSameFiles(t, dir, got)
+		})
+	}
+}
+
+// assertSameFiles checks that got holds exactly the regular files of dir.
+func assertSameFiles(t testing.TB, dir string, got map[string][]byte) {
+	t.Helper()
+	want := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		want[rel] = true
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got[rel], b) {
+			t.Errorf("%s: unpacked %d bytes differ from the %d source bytes", rel, len(got[rel]), len(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range got {
+		if !want[name] {
+			t.Errorf("unpacked %s, which the source does not have", name)
+		}
+	}
+}
+
+func TestPackDeterministic(t *testing.T) {
+	t.Parallel()
+	dir := writeEpisode(t, t.TempDir(), "det", map[string][]byte{
+		"b.bin": randomBytes(1<<20, 1), "a/x": []byte("x"), "a.txt": []byte("a"),
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "empty-dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	first, st := packBytes(t, dir)
+	second, _ := packBytes(t, dir)
+	if !bytes.Equal(first, second) {
+		t.Fatalf("Pack twice: %d and %d bytes, not identical", len(first), len(second))
+	}
+	if st.Files != 4 || st.Dirs != 2 {
+		t.Fatalf("Pack stats = %+v, want 4 files and 2 dirs", st)
+	}
+	// Different concurrency, same bytes.
+	var buf bytes.Buffer
+	if _, err := objectstore.Pack(context.Background(), dir, &buf, objectstore.PackOptions{Concurrency: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, buf.Bytes()) {
+		t.Fatal("Pack with Concurrency 4 differs from the default")
+	}
+	// A changed byte changes the archive.
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third, _ := packBytes(t, dir); bytes.Equal(first, third) {
+		t.Fatal("Pack after a change gave the same bytes")
+	}
+}
+
+func TestPackOrderAndHeaders(t *testing.T) {
+	t.Parallel()
+	dir := writeEpisode(t, t.TempDir(), "order", map[string][]byte{"z": {1}, "a/b": {2}, "a.txt": {3}, "0": {4}})
+	archive, _ := packBytes(t, dir)
+	tr := tar.NewReader(bytes.NewReader(decompress(t, archive)))
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || h.ModTime.Nanosecond() != 0 {
+			t.Errorf("header %s not normalized: uid %d gid %d uname %q gname %q mtime %v", h.Name, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime)
+		}
+	}
+	want := []string{"meta.json", "0", "a.txt", "a/", "a/b", "z"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("Pack order = %q, want %q", names, want)
+	}
+}
+
+func TestPackRejects(t *testing.T) {
+	t.Parallel()
+	t.Run("symlink", func(t *testing.T) {
+		dir := writeEpisode(t, t.TempDir(), "sym", nil)
+		link := filepath.Join(dir, "link")
+		if err := os.Symlink("/etc/passwd", link); err != nil {
+			t.Fatal(err)
+		}
+		_, err := objectstore.Pack(context.Background(), dir, &bytes.Buffer{}, objectstore.PackOptions{})
+		if !errors.Is(err, objectstore.ErrUnsupportedFile) || !strings.Contains(err.Error(), link) {
+			t.Fatalf("Pack(symlink) = %v, want ErrUnsupportedFile naming %s", err, link)
+		}
+	})
+	t.Run("fifo", func(t *testing.T) {
+		dir := writeEpisode(t, t.TempDir(), "fifo", nil)
+		p := filepath.Join(dir, "pipe")
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := objectstore.Pack(context.Background(), dir, &bytes.Buffer{}, objectstore.PackOptions{})
+		if !errors.Is(err, objectstore.ErrUnsupportedFile) || !strings.Contains(err.Error(), p) {
+			t.Fatalf("Pack(fifo) = %v, want ErrUnsupportedFile naming %s", err, p)
+		}
+	})
+	t.Run("no-meta", func(t *testing.T) {
+		dir := writeEpisode(t, t.TempDir(), "nometa", nil)
+		os.Remove(filepath.Join(dir, objectstore.MetaFile))
+		_, err := objectstore.Pack(context.Background(), dir, &bytes.Buffer{}, objectstore.PackOptions{})
+		if !errors.Is(err, objectstore.ErrMetaMissing) {
+			t.Fatalf("Pack(no meta) = %v, want ErrMetaMissing", err)
+		}
+	})
+}
+
+func TestSegmentSkippedWhenStored(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	dir := writeEpisode(t, t.TempDir(), "resume", map[string][]byte{"d": randomBytes(300<<10, 9)})
+	opts := objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir()}
+	sent := 0
+	opts.Progress = func(_ int, _ objectstore.Segment, s bool) {
+		if s {
+			sent++
+		}
+	}
+	m1, err := objectstore.Upload(context.Background(), st, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != len(m1.Segments) || sent < 3 {
+		t.Fatalf("first Upload sent %d of %d segments", sent, len(m1.Segments))
+	}
+	sent = 0
+	m2, err := objectstore.Upload(context.Background(), st, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != 0 {
+		t.Fatalf("second Upload sent %d segments, want 0", sent)
+	}
+	if m1.ArchiveSHA256 != m2.ArchiveSHA256 {
+		t.Fatal("second Upload has another archive digest")
+	}
+	if entries, _ := os.ReadDir(opts.SpoolDir); len(entries) != 0 {
+		t.Fatalf("spool dir holds %d files after Upload, want 0", len(entries))
+	}
+}
+
+func TestReadRejectsStoredBytes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// upload stores a 3-segment episode and returns its manifest.
+	upload := func(t *testing.T) (*objectstore.Store, jetstream.ObjectStore, *objectstore.Manifest) {
+		st, obs := newStore(t)
+		dir := writeEpisode(t, t.TempDir(), "ep", map[string][]byte{"d": randomBytes(300<<10, 5)})
+		m, err := objectstore.Upload(ctx, st, dir, objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Segments) < 3 {
+			t.Fatalf("want at least 3 segments, got %d", len(m.Segments))
+		}
+		return st, obs, &m
+	}
+	// replace stores data under segment i's name.
+	replace := func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest, i int, data []byte) {
+		name := subjects.SegmentObject(m.EpisodeID, m.Segments[i].SHA256)
+		if err := obs.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if data != nil {
+			if _, err := obs.PutBytes(ctx, name, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	segBytes := func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest, i int) []byte {
+		b, err := obs.GetBytes(ctx, subjects.SegmentObject(m.EpisodeID, m.Segments[i].SHA256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cases := []struct {
+		name   string
+		break_ func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest)
+		want   error
+	}{
+		{"truncated", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			b := segBytes(t, obs, m, 1)
+			replace(t, obs, m, 1, b[:len(b)-100])
+		}, objectstore.ErrSegmentTruncated},
+		{"longer", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			b := segBytes(t, obs, m, 1)
+			replace(t, obs, m, 1, append(b, 1, 2, 3))
+		}, objectstore.ErrSegmentSize},
+		{"digest", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			b := segBytes(t, obs, m, 1)
+			b[len(b)/2] ^= 0xff
+			replace(t, obs, m, 1, b)
+		}, objectstore.ErrSegmentDigest},
+		{"missing", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			replace(t, obs, m, 2, nil)
+		}, objectstore.ErrSegmentMissing},
+		{"swapped", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			m.Segments[0], m.Segments[1] = m.Segments[1], m.Segments[0]
+		}, objectstore.ErrArchiveDigest},
+		{"archive-digest", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			m.ArchiveSHA256 = strings.Repeat("0", 64)
+		}, objectstore.ErrArchiveDigest},
+		{"manifest-files", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			m.Files++
+		}, objectstore.ErrManifestMismatch},
+		{"manifest-commit", func(t *testing.T, obs jetstream.ObjectStore, m *objectstore.Manifest) {
+			m.CodeVersion.Commit = strings.Repeat("a", 40)
+		}, objectstore.ErrManifestMismatch},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, obs, m := upload(t)
+			tc.break_(t, obs, m)
+			_, _, err := unpack(t, st, m, objectstore.Limits{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadArchive(%s) = %v, want %v", tc.name, err, tc.want)
+			}
+			if r, ok := objectstore.Verdict(err); !ok || r == subjects.Accepted {
+				t.Fatalf("Verdict(%v) = %q, %v", err, r, ok)
+			}
+		})
+	}
+}
+
+func TestReadRejectsContents(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	meta := file("meta.json", metaJSON("bad", goodCommit))
+	unstamped := file("meta.json", metaJSON("bad", ""))
+	many := []tarEntry{meta}
+	for i := range 20 {
+		many = append(many, file(strings.Repeat("f", i+1), []byte{byte(i)}))
+	}
+	cases := []struct {
+		name    string
+		archive func(t *testing.T) []byte
+		lim     objectstore.Limits
+		want    error
+		reason  subjects.Reason
+	}{
+		{"dotdot", func(t *testing.T) []byte { return craft(t, meta, file("../evil", []byte("x"))) }, objectstore.Limits{}, objectstore.ErrPathTraversal, subjects.Malformed},
+		{"inner-dotdot", func(t *testing.T) []byte { return craft(t, meta, dir("a/"), file("a/../../evil", []byte("x"))) }, objectstore.Limits{}, objectstore.ErrPathTraversal, subjects.Malformed},
+		{"absolute", func(t *testing.T) []byte { return craft(t, meta, file("/etc/evil", []byte("x"))) }, objectstore.Limits{}, objectstore.ErrAbsolutePath, subjects.Malformed},
+		{"symlink", func(t *testing.T) []byte {
+			l := tarEntry{hdr: tarHeaderSymlink("link", "/etc/passwd")}
+			return craft(t, meta, l)
+		}, objectstore.Limits{}, objectstore.ErrEntryType, subjects.Malformed},
+		{"bomb", func(t *testing.T) []byte { return craftZeros(t, meta, "zeros.bin", 256<<20) }, objectstore.Limits{MaxBytes: 64 << 20}, objectstore.ErrTooLarge, subjects.Malformed},
+		{"too-many-files", func(t *testing.T) []byte { return craft(t, many...) }, objectstore.Limits{MaxFiles: 10}, objectstore.ErrTooManyFiles, subjects.Malformed},
+		{"name-too-long", func(t *testing.T) []byte { return craft(t, meta, file(strings.Repeat("n", 300), []byte("x"))) }, objectstore.Limits{}, objectstore.ErrNameTooLong, subjects.Malformed},
+		{"duplicate", func(t *testing.T) []byte { return craft(t, meta, file("x", []byte("1")), file("x", []byte("2"))) }, objectstore.Limits{}, objectstore.ErrDuplicateEntry, subjects.Malformed},
+		{"orphan-child", func(t *testing.T) []byte { return craft(t, meta, file("nodir/x", []byte("1"))) }, objectstore.Limits{}, objectstore.ErrBadTar, subjects.Malformed},
+		{"meta-missing", func(t *testing.T) []byte { return craft(t, file("data.csv", []byte("1"))) }, objectstore.Limits{}, objectstore.ErrMetaNotFirst, subjects.Malformed},
+		{"meta-not-json", func(t *testing.T) []byte { return craft(t, file("meta.json", []byte("{nope"))) }, objectstore.Limits{}, objectstore.ErrMetaNotJSON, subjects.Malformed},
+		{"meta-unstamped", func(t *testing.T) []byte { return craft(t, unstamped, file("x", []byte("1"))) }, objectstore.Limits{}, objectstore.ErrNotStamped, subjects.Unstamped},
+		{"not-zstd", func(t *testing.T) []byte { return bytes.Repeat([]byte("garbage!"), 1000) }, objectstore.Limits{}, objectstore.ErrBadCompression, subjects.Malformed},
+		{"cut-tar", func(t *testing.T) []byte {
+			full := craft(t, meta, file("x", randomBytes(10000, 1)))
+			return recompress(t, decompress(t, full)[:3000])
+		}, objectstore.Limits{}, objectstore.ErrBadTar, subjects.Malformed},
+		{"trailing-garbage", func(t *testing.T) []byte {
+			full := craft(t, meta)
+			return recompress(t, append(decompress(t, full), []byte("tail")...))
+		}, objectstore.Limits{}, objectstore.ErrBadTar, subjects.Malformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := "bad"
+			archive := tc.archive(t)
+			// Claim counts that match nothing in particular: every case must
+			// fail on its defect before the manifest is compared.
+			m := storeArchive(t, st, ep, archive, objectstore.MinSegmentSize, 2, 0, 1)
+			_, _, err := unpack(t, st, m, tc.lim)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadArchive(%s) = %v, want %v", tc.name, err, tc.want)
+			}
+			if r, ok := objectstore.Verdict(err); !ok || r != tc.reason {
+				t.Fatalf("Verdict(%v) = %q, %v; want %q", err, r, ok, tc.reason)
+			}
+		})
+	}
+}

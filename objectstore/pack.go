@@ -1,0 +1,233 @@
+package objectstore
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// MaxWindow is the zstd window the packer writes and the most the reader
+// accepts, which bounds the decoder's memory on the hub.
+const MaxWindow = 8 << 20
+
+// PackStats counts what Pack wrote.
+type PackStats struct {
+	Files    int   // regular files, meta.json included
+	Dirs     int   // directories below the episode root
+	RawBytes int64 // sum of the regular files' sizes
+}
+
+// PackOptions tunes Pack. The zero value is the default.
+type PackOptions struct {
+	// Level is the zstd level; the default is zstd.SpeedDefault. The bytes
+	// are deterministic for a given level whatever Concurrency is.
+	Level zstd.EncoderLevel
+	// Concurrency bounds the encoder's goroutines, and with them its memory
+	// (about 2 windows each); the default is min(GOMAXPROCS, 2).
+	Concurrency int
+}
+
+// entry is one path of the episode, relative and slash-separated.
+type entry struct {
+	name string // "meta.json", "a/b.bin", "a/" (dirs end in '/')
+	info fs.FileInfo
+}
+
+// Pack writes the episode in dir to w as one tar+zstd stream: meta.json
+// first, then every other path sorted by name, with normalized headers
+// (uid/gid 0, no user or group names, mode bits only, mtime to the second),
+// so that packing an unchanged directory twice gives identical bytes.
+//
+// Only regular files and directories are packed; anything else is
+// ErrUnsupportedFile naming the path. A file whose size changes while it is
+// read is ErrFileChanged. A missing meta.json is ErrMetaMissing.
+func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackStats, error) {
+	entries, err := scan(dir)
+	if err != nil {
+		return PackStats{}, err
+	}
+	if opt.Level == 0 {
+		opt.Level = zstd.SpeedDefault
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = min(runtime.GOMAXPROCS(0), 2)
+	}
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(opt.Level), zstd.WithWindowSize(MaxWindow),
+		zstd.WithEncoderConcurrency(opt.Concurrency))
+	if err != nil {
+		return PackStats{}, fmt.Errorf("pack %s: %w", dir, err)
+	}
+	stats, err := writeTar(ctx, dir, entries, zw)
+	if err != nil {
+		zw.Close()
+		return stats, err
+	}
+	if err := zw.Close(); err != nil {
+		return stats, fmt.Errorf("pack %s: %w", dir, err)
+	}
+	return stats, nil
+}
+
+// scan lists the episode's entries in archive order.
+func scan(dir string) ([]entry, error) {
+	var meta *entry
+	var rest []entry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if !utf8.ValidString(rel) {
+			return fmt.Errorf("pack %q: %w: not valid UTF-8", p, ErrBadName)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+		switch {
+		case info.Mode().IsRegular():
+		case info.IsDir():
+			rel += "/"
+		default:
+			return fmt.Errorf("pack %s: %w (%s)", p, ErrUnsupportedFile, info.Mode().Type())
+		}
+		e := entry{name: rel, info: info}
+		if rel == MetaFile {
+			meta = &e
+			return nil
+		}
+		rest = append(rest, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if meta == nil {
+		return nil, fmt.Errorf("pack: %w in %s", ErrMetaMissing, dir)
+	}
+	slices.SortFunc(rest, func(a, b entry) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return append([]entry{*meta}, rest...), nil
+}
+
+func writeTar(ctx context.Context, dir string, entries []entry, w io.Writer) (PackStats, error) {
+	var st PackStats
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		hdr := header(e)
+		if e.info.IsDir() {
+			if err := tw.WriteHeader(hdr); err != nil {
+				return st, fmt.Errorf("pack %s: %w", e.name, err)
+			}
+			st.Dirs++
+			continue
+		}
+		n, err := writeFile(ctx, tw, filepath.Join(dir, filepath.FromSlash(e.name)), hdr)
+		if err != nil {
+			return st, err
+		}
+		st.Files++
+		st.RawBytes += n
+	}
+	if err := tw.Close(); err != nil {
+		return st, fmt.Errorf("pack: %w", err)
+	}
+	return st, nil
+}
+
+// header is the normalized tar header of e.
+func header(e entry) *tar.Header {
+	h := &tar.Header{
+		Name:    e.name,
+		Mode:    int64(e.info.Mode().Perm()),
+		ModTime: e.info.ModTime().Truncate(time.Second).UTC(),
+	}
+	if e.info.IsDir() {
+		h.Typeflag = tar.TypeDir
+	} else {
+		h.Typeflag = tar.TypeReg
+		h.Size = e.info.Size()
+	}
+	return h
+}
+
+// writeFile copies one file into tw. The size is taken from the open file,
+// and exactly that many bytes must be read, no fewer and no more.
+func writeFile(ctx context.Context, tw *tar.Writer, p string, hdr *tar.Header) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("pack: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("pack: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("pack %s: %w (%s)", p, ErrUnsupportedFile, fi.Mode().Type())
+	}
+	hdr.Size = fi.Size()
+	if err := tw.WriteHeader(hdr); err != nil {
+		return 0, fmt.Errorf("pack %s: %w", p, err)
+	}
+	n, err := io.CopyN(tw, ctxReader{ctx, f}, hdr.Size)
+	if errors.Is(err, io.EOF) {
+		return n, fmt.Errorf("pack %s: %w: shrank from %d to %d bytes", p, ErrFileChanged, hdr.Size, n)
+	}
+	if err != nil {
+		return n, fmt.Errorf("pack %s: %w", p, err)
+	}
+	var one [1]byte
+	if m, _ := f.Read(one[:]); m > 0 {
+		return n, fmt.Errorf("pack %s: %w: grew past %d bytes", p, ErrFileChanged, hdr.Size)
+	}
+	return n, nil
+}
+
+// ctxReader stops a long copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// cleanName reports whether name (without a trailing '/') is a clean,
+// relative, slash-separated path.
+func cleanName(name string) bool {
+	return name != "" && name != "." && path.Clean(name) == name && !path.IsAbs(name)
+}

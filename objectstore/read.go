@@ -1,0 +1,435 @@
+package objectstore
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Limits bound what the reader accepts, so that no archive can make the hub
+// unpack without end. The zero value of a field means its default.
+type Limits struct {
+	// MaxBytes bounds the sum of the regular files' sizes (default 64 GiB).
+	MaxBytes int64
+	// MaxFiles bounds the entries, files and directories (default 100,000).
+	MaxFiles int
+	// MaxNameLen bounds a path's length in bytes (default 1024); each
+	// element of it is also bounded to 255 bytes.
+	MaxNameLen int
+}
+
+// Defaults of Limits.
+const (
+	DefaultMaxBytes   = 64 << 30
+	DefaultMaxFiles   = 100_000
+	DefaultMaxNameLen = 1024
+	maxElemLen        = 255
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = DefaultMaxFiles
+	}
+	if l.MaxNameLen <= 0 {
+		l.MaxNameLen = DefaultMaxNameLen
+	}
+	return l
+}
+
+// SegmentSource yields the verified bytes of one segment. *Store is one.
+type SegmentSource interface {
+	Open(ctx context.Context, episode string, seg Segment) (io.ReadCloser, error)
+}
+
+// Entry is one file or directory of an archive, as the reader hands it to
+// the visit function. Name is a clean relative slash-separated path.
+type Entry struct {
+	Name    string
+	Dir     bool
+	Mode    fs.FileMode
+	Size    int64
+	ModTime time.Time
+}
+
+// ReadResult is what the reader found in a valid archive.
+type ReadResult struct {
+	Meta     Meta
+	Files    int
+	Dirs     int
+	RawBytes int64
+}
+
+// ReadArchive streams the archive m describes from src, segment by segment,
+// through SHA-256, a zstd decoder bounded to MaxWindow, and a tar validator,
+// and hands each entry, meta.json first, to visit (which may be nil) with a
+// reader of its bytes. It reads everything, even after a defect, so that a
+// corrupt archive is always reported as such rather than as malformed.
+//
+// The error says what is wrong, as one of this package's sentinels (see
+// Verdict): corrupt (segments, digests), malformed (manifest, compression,
+// tar, names, types, limits, meta.json), or ErrNotStamped. A visit error,
+// a cancelled context or a transport error is returned wrapped as it is.
+// Entries were visited before the archive was known good: a caller that
+// exports them must keep the export aside until ReadArchive returns nil.
+func ReadArchive(ctx context.Context, src SegmentSource, m *Manifest, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
+	if err := m.Validate(); err != nil {
+		return ReadResult{}, err
+	}
+	lim = lim.withDefaults()
+	if m.ArchiveBytes > lim.MaxBytes+lim.MaxBytes/8+(1<<20) {
+		return ReadResult{}, fmt.Errorf("%w: archive of %d bytes, limit %d unpacked", ErrTooLarge, m.ArchiveBytes, lim.MaxBytes)
+	}
+	sr := &segmentsReader{ctx: ctx, src: src, m: m, h: sha256.New()}
+	defer sr.close()
+
+	res, err := readTar(sr, m, lim, visit)
+	if _, judged := Verdict(err); !judged {
+		return res, err // cancelled, transport or visit error: nothing to judge
+	}
+	// Whatever stopped the tar reader, the rest of the stored bytes are read
+	// and hashed: corruption outranks every other finding.
+	if _, derr := io.Copy(io.Discard, sr); derr != nil {
+		return res, derr
+	}
+	if sr.err != nil && sr.err != io.EOF {
+		return res, sr.err
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, res.matches(m)
+}
+
+// matches checks the archive against its manifest's claims.
+func (r *ReadResult) matches(m *Manifest) error {
+	bad := func(what string, got, want any) error {
+		return fmt.Errorf("%w: %s is %v in the archive, %v in the manifest", ErrManifestMismatch, what, got, want)
+	}
+	switch {
+	case r.Meta.EpisodeID != m.EpisodeID:
+		return bad("episode_id", r.Meta.EpisodeID, m.EpisodeID)
+	case r.Meta.CodeVersion.Commit != m.CodeVersion.Commit:
+		return bad("code_version.commit", r.Meta.CodeVersion.Commit, m.CodeVersion.Commit)
+	case r.Files != m.Files:
+		return bad("files", r.Files, m.Files)
+	case r.Dirs != m.Dirs:
+		return bad("dirs", r.Dirs, m.Dirs)
+	case r.RawBytes != m.RawBytes:
+		return bad("raw_bytes", r.RawBytes, m.RawBytes)
+	}
+	return nil
+}
+
+// readTar decodes and validates the stream. A corruption error of the
+// segments is returned as it is; other decode errors become ErrBadCompression.
+func readTar(sr *segmentsReader, m *Manifest, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
+	var res ReadResult
+	zr, err := zstd.NewReader(sr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(MaxWindow))
+	if err != nil {
+		return res, fmt.Errorf("read archive: %w", err)
+	}
+	defer zr.Close()
+	// Tar adds at most a header block per entry, padding, PAX records and the
+	// end blocks to the file bytes: anything past that is a bomb.
+	budget := lim.MaxBytes + int64(lim.MaxFiles+4)*3*512 + 1<<20
+	lr := &limitReader{r: decodeErrs{zr, sr}, n: budget}
+	tr := tar.NewReader(lr)
+	seen := make(map[string]bool)
+	var metaErr error
+	for i := 0; ; i++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return res, tarErr(err)
+		}
+		e, err := checkEntry(hdr, lim, seen)
+		if err != nil {
+			return res, err
+		}
+		if i == 0 {
+			if e.Name != MetaFile || e.Dir {
+				return res, fmt.Errorf("%w: first entry is %q", ErrMetaNotFirst, hdr.Name)
+			}
+			if e.Size > MaxMetaSize {
+				return res, fmt.Errorf("%w: %d bytes, limit %d", ErrMetaTooLarge, e.Size, MaxMetaSize)
+			}
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return res, tarErr(err)
+			}
+			res.Meta, metaErr = ParseMeta(b)
+			if metaErr != nil && !errors.Is(metaErr, ErrNotStamped) {
+				return res, metaErr
+			}
+			if err := visitEntry(visit, e, bytes.NewReader(b)); err != nil {
+				return res, err
+			}
+		} else if err := visitEntry(visit, e, tr); err != nil {
+			return res, err
+		}
+		if e.Dir {
+			res.Dirs++
+		} else {
+			res.Files++
+			res.RawBytes += e.Size
+			if res.RawBytes > lim.MaxBytes {
+				return res, fmt.Errorf("%w: more than %d bytes unpacked (at %s)", ErrTooLarge, lim.MaxBytes, e.Name)
+			}
+		}
+		if res.Files+res.Dirs > lim.MaxFiles {
+			return res, fmt.Errorf("%w: more than %d entries", ErrTooManyFiles, lim.MaxFiles)
+		}
+	}
+	if len(seen) == 0 {
+		return res, fmt.Errorf("%w: empty archive", ErrMetaNotFirst)
+	}
+	// Past the tar end blocks only zero padding may follow.
+	if _, err := io.Copy(zeroWriter{}, lr); err != nil {
+		return res, tarErr(err)
+	}
+	// Not stamped, when every other check passed: the caller still gets Meta.
+	return res, metaErr
+}
+
+// visitEntry hands one entry to visit. An error visit met reading the
+// archive is the archive's and is classified as such; any other is visit's.
+func visitEntry(visit func(Entry, io.Reader) error, e Entry, r io.Reader) error {
+	if visit == nil {
+		return nil
+	}
+	er := &errReader{r: r}
+	if err := visit(e, er); err != nil {
+		if er.err != nil {
+			return tarErr(er.err)
+		}
+		return fmt.Errorf("visit %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// errReader remembers the first error other than io.EOF that r returned.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// checkEntry validates one header's name, type and size and records it in seen.
+func checkEntry(hdr *tar.Header, lim Limits, seen map[string]bool) (Entry, error) {
+	name := hdr.Name
+	e := Entry{Mode: fs.FileMode(hdr.Mode).Perm(), ModTime: hdr.ModTime, Size: hdr.Size}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeDir:
+		e.Dir, e.Size = true, 0
+		name = strings.TrimSuffix(name, "/")
+	default:
+		return e, fmt.Errorf("%w: %q is of tar type %q", ErrEntryType, hdr.Name, hdr.Typeflag)
+	}
+	if err := checkName(name, lim); err != nil {
+		return e, err
+	}
+	if hdr.Size < 0 {
+		return e, fmt.Errorf("%w: %q has size %d", ErrBadTar, name, hdr.Size)
+	}
+	if e.Size > lim.MaxBytes {
+		return e, fmt.Errorf("%w: %q is %d bytes, limit %d", ErrTooLarge, name, e.Size, lim.MaxBytes)
+	}
+	if seen[name] {
+		return e, fmt.Errorf("%w: %q", ErrDuplicateEntry, name)
+	}
+	if dir := path.Dir(name); dir != "." && !seen[dir+"/"] {
+		return e, fmt.Errorf("%w: %q comes before its directory %q", ErrBadTar, name, dir)
+	}
+	seen[name] = true
+	if e.Dir {
+		seen[name+"/"] = true
+	}
+	e.Name = name
+	return e, nil
+}
+
+// checkName accepts only clean relative UTF-8 paths without control characters.
+func checkName(name string, lim Limits) error {
+	if len(name) > lim.MaxNameLen {
+		return fmt.Errorf("%w: %d bytes, limit %d: %.64q...", ErrNameTooLong, len(name), lim.MaxNameLen, name)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrBadName, name)
+	}
+	for _, r := range name {
+		if r == '\\' || unicode.IsControl(r) {
+			return fmt.Errorf("%w: %q holds %q", ErrBadName, name, r)
+		}
+	}
+	if strings.HasPrefix(name, "/") {
+		return fmt.Errorf("%w: %q", ErrAbsolutePath, name)
+	}
+	for _, elem := range strings.Split(name, "/") {
+		if elem == ".." {
+			return fmt.Errorf("%w: %q", ErrPathTraversal, name)
+		}
+		if len(elem) > maxElemLen {
+			return fmt.Errorf("%w: element of %d bytes, limit %d, in %.64q", ErrNameTooLong, len(elem), maxElemLen, name)
+		}
+	}
+	if !cleanName(name) {
+		return fmt.Errorf("%w: %q is not a clean relative path", ErrPathTraversal, name)
+	}
+	return nil
+}
+
+// tarErr classifies an error met while reading the tar stream.
+func tarErr(err error) error {
+	var de decodeError
+	switch {
+	case errors.As(err, &de):
+		return de.err
+	case errors.Is(err, ErrTooLarge):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: stream ends inside an entry", ErrBadTar)
+	}
+	return fmt.Errorf("%w: %v", ErrBadTar, err)
+}
+
+// decodeError carries an error of the decoder or the segments through the
+// tar reader, which would otherwise flatten it.
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string { return e.err.Error() }
+func (e decodeError) Unwrap() error { return e.err }
+
+// decodeErrs tells segment errors from zstd errors.
+type decodeErrs struct {
+	zr *zstd.Decoder
+	sr *segmentsReader
+}
+
+func (d decodeErrs) Read(p []byte) (int, error) {
+	n, err := d.zr.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	if d.sr.err != nil && d.sr.err != io.EOF {
+		return n, decodeError{d.sr.err}
+	}
+	return n, decodeError{fmt.Errorf("%w: %v", ErrBadCompression, err)}
+}
+
+// limitReader fails with ErrTooLarge once more than n bytes were read.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, fmt.Errorf("%w: decompressed stream exceeds the limit", ErrTooLarge)
+	}
+	return n, err
+}
+
+// zeroWriter accepts only zero bytes.
+type zeroWriter struct{}
+
+func (zeroWriter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b != 0 {
+			return 0, fmt.Errorf("%w: data after the end of the archive", ErrBadTar)
+		}
+	}
+	return len(p), nil
+}
+
+// segmentsReader reads the manifest's segments in order as one stream and
+// checks the whole stream's size and SHA-256 at its end. Its first error is
+// sticky and kept in err.
+type segmentsReader struct {
+	ctx context.Context
+	src SegmentSource
+	m   *Manifest
+	i   int
+	cur io.ReadCloser
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (r *segmentsReader) Read(p []byte) (int, error) {
+	for r.err == nil {
+		if r.cur == nil {
+			if r.i == len(r.m.Segments) {
+				r.err = r.finish()
+				break
+			}
+			rc, err := r.src.Open(r.ctx, r.m.EpisodeID, r.m.Segments[r.i])
+			if err != nil {
+				r.err = err
+				break
+			}
+			r.cur = rc
+		}
+		n, err := r.cur.Read(p)
+		r.h.Write(p[:n])
+		r.n += int64(n)
+		if err == io.EOF {
+			r.cur.Close()
+			r.cur = nil
+			r.i++
+			err = nil
+		}
+		if err != nil {
+			r.err = err
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, r.err
+}
+
+func (r *segmentsReader) finish() error {
+	if got := hex.EncodeToString(r.h.Sum(nil)); got != r.m.ArchiveSHA256 || r.n != r.m.ArchiveBytes {
+		return fmt.Errorf("%w: %d bytes hashing to %s, manifest says %d bytes and %s",
+			ErrArchiveDigest, r.n, got, r.m.ArchiveBytes, r.m.ArchiveSHA256)
+	}
+	return io.EOF
+}
+
+func (r *segmentsReader) close() {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+}

@@ -1,0 +1,231 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+)
+
+// SegmentFile is a finished segment spooled to a file on disk.
+type SegmentFile struct {
+	Index int
+	Segment
+	Path string
+}
+
+// SpoolPattern names spool files; anything matching it in a spool directory
+// at start-up is stale and can be removed.
+const SpoolPattern = "segment-*.tmp"
+
+// Segmenter is an io.Writer that cuts the archive stream into segments of a
+// fixed size. Each segment is spooled to its own file in a directory while
+// its SHA-256 is computed, then handed to the emit function; the whole
+// stream's SHA-256 is computed on the way. Memory use is one hash state per
+// stream, whatever the segment size.
+type Segmenter struct {
+	dir   string
+	size  int64
+	emit  func(SegmentFile) error
+	cur   *os.File
+	curN  int64
+	curH  hash.Hash
+	all   hash.Hash
+	total int64
+	segs  []Segment
+	err   error
+}
+
+// NewSegmenter returns a Segmenter spooling segments of size bytes into dir.
+// emit owns each SegmentFile it is given (it should remove the file when
+// done); an error from emit stops the Segmenter.
+func NewSegmenter(dir string, size int64, emit func(SegmentFile) error) (*Segmenter, error) {
+	if size < MinSegmentSize || size > MaxSegmentSize {
+		return nil, fmt.Errorf("segment size %d outside [%d, %d]", size, MinSegmentSize, MaxSegmentSize)
+	}
+	return &Segmenter{dir: dir, size: size, emit: emit, all: sha256.New()}, nil
+}
+
+// Write spools p, emitting every segment it completes.
+func (s *Segmenter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if s.err != nil {
+			return written, s.err
+		}
+		if s.cur == nil {
+			f, err := os.CreateTemp(s.dir, SpoolPattern)
+			if err != nil {
+				s.err = fmt.Errorf("spool segment: %w", err)
+				return written, s.err
+			}
+			s.cur, s.curN, s.curH = f, 0, sha256.New()
+		}
+		chunk := p[:min(int64(len(p)), s.size-s.curN)]
+		n, err := s.cur.Write(chunk)
+		s.curH.Write(chunk[:n])
+		s.all.Write(chunk[:n])
+		s.curN += int64(n)
+		s.total += int64(n)
+		written += n
+		p = p[n:]
+		if err != nil {
+			s.err = fmt.Errorf("spool segment: %w", err)
+			return written, s.err
+		}
+		if s.curN == s.size {
+			s.err = s.finishSegment()
+		}
+	}
+	return written, s.err
+}
+
+func (s *Segmenter) finishSegment() error {
+	f := s.cur
+	s.cur = nil
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("spool segment: %w", err)
+	}
+	seg := Segment{Size: s.curN, SHA256: hex.EncodeToString(s.curH.Sum(nil))}
+	s.segs = append(s.segs, seg)
+	return s.emit(SegmentFile{Index: len(s.segs) - 1, Segment: seg, Path: f.Name()})
+}
+
+// Close emits the last, partial segment and returns the segments, the
+// archive's SHA-256 and its size.
+func (s *Segmenter) Close() (segs []Segment, archiveSHA256 string, archiveBytes int64, err error) {
+	if s.err == nil && s.cur != nil {
+		s.err = s.finishSegment()
+	}
+	if s.err == nil && len(s.segs) == 0 {
+		s.err = errors.New("spool segment: empty stream")
+	}
+	if s.err != nil {
+		s.Abort()
+		return nil, "", 0, s.err
+	}
+	s.err = errors.New("segmenter closed")
+	return s.segs, hex.EncodeToString(s.all.Sum(nil)), s.total, nil
+}
+
+// Abort removes the segment being written, if any.
+func (s *Segmenter) Abort() {
+	if s.cur != nil {
+		s.cur.Close()
+		os.Remove(s.cur.Name())
+		s.cur = nil
+	}
+}
+
+// UploadOptions tunes Upload.
+type UploadOptions struct {
+	// Host is the lab host's id, written into the manifest.
+	Host string
+	// SegmentSize defaults to DefaultSegmentSize.
+	SegmentSize int64
+	// SpoolDir holds segments between packing and sending; the default is
+	// os.TempDir(). At most three segments are on disk at once.
+	SpoolDir string
+	// Pack tunes the packer.
+	Pack PackOptions
+	// Progress, if set, is called after each segment is stored (sent true)
+	// or found already stored (sent false).
+	Progress func(index int, seg Segment, sent bool)
+}
+
+// Upload packs the episode in dir and stores its segments, sending the next
+// segment while the packer writes the one after, and returns the manifest.
+// Segments already stored are not sent again, so an Upload interrupted at
+// any point and run again resumes where it stopped, at the cost of packing
+// again. The episode's meta.json must parse; an unstamped one is packed all
+// the same, for the receiver to judge.
+func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manifest, error) {
+	meta, err := ReadMeta(dir)
+	if err != nil && !errors.Is(err, ErrNotStamped) {
+		return Manifest{}, fmt.Errorf("upload %s: %w", dir, err)
+	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SpoolDir == "" {
+		o.SpoolDir = os.TempDir()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	queue := make(chan SegmentFile, 1)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for sf := range queue {
+			if err == nil {
+				err = putSpooled(ctx, st, meta.EpisodeID, sf, o.Progress)
+				if err != nil {
+					cancel(err)
+				}
+			}
+			os.Remove(sf.Path)
+		}
+		done <- err
+	}()
+	seg, err := NewSegmenter(o.SpoolDir, o.SegmentSize, func(sf SegmentFile) error {
+		select {
+		case queue <- sf:
+			return nil
+		case <-ctx.Done():
+			os.Remove(sf.Path)
+			return context.Cause(ctx)
+		}
+	})
+	if err != nil {
+		close(queue)
+		<-done
+		return Manifest{}, err
+	}
+	stats, packErr := Pack(ctx, dir, seg, o.Pack)
+	var segs []Segment
+	var sum string
+	var n int64
+	if packErr == nil {
+		segs, sum, n, packErr = seg.Close()
+	} else {
+		seg.Abort()
+	}
+	close(queue)
+	if err := <-done; err != nil {
+		return Manifest{}, fmt.Errorf("upload %s: %w", dir, err)
+	}
+	if packErr != nil {
+		return Manifest{}, fmt.Errorf("upload %s: %w", dir, packErr)
+	}
+	m := Manifest{
+		Version: ManifestVersion, Host: o.Host, EpisodeID: meta.EpisodeID,
+		RecordedAt: meta.RecordedAt, CodeVersion: meta.CodeVersion,
+		SegmentSize: o.SegmentSize, Segments: segs, ArchiveSHA256: sum, ArchiveBytes: n,
+		RawBytes: stats.RawBytes, Files: stats.Files, Dirs: stats.Dirs,
+	}
+	if err := m.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("upload %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, progress func(int, Segment, bool)) error {
+	f, err := os.Open(sf.Path)
+	if err != nil {
+		return fmt.Errorf("open spooled segment: %w", err)
+	}
+	defer f.Close()
+	sent, err := st.Put(ctx, episode, sf.Segment, f)
+	if err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(sf.Index, sf.Segment, sent)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/subjects"
+)
+
+// Transfer deadlines. Every Put and Get gets Slack plus the time the object
+// takes at MinRate, so a large segment on a slow link is not cut off at the
+// client's 5 s default, and a stalled one is still given up on.
+const (
+	DefaultMinRate = 256 << 10 // bytes per second: 2 Mbit/s
+	DefaultSlack   = 30 * time.Second
+)
+
+// Store keeps the segments of one host's episodes in that host's object
+// bucket. Objects are named subjects.SegmentObject(episode, sha256), so a
+// name says what the bytes are: a segment already stored is never sent
+// again, and none is ever overwritten.
+type Store struct {
+	obs     jetstream.ObjectStore
+	minRate int64
+	slack   time.Duration
+}
+
+// NewStore returns a Store on the object bucket obs.
+func NewStore(obs jetstream.ObjectStore) *Store {
+	return &Store{obs: obs, minRate: DefaultMinRate, slack: DefaultSlack}
+}
+
+// SetMinRate sets the slowest rate, in bytes per second, that a transfer's
+// deadline allows for.
+func (s *Store) SetMinRate(bytesPerSecond int64) {
+	if bytesPerSecond > 0 {
+		s.minRate = bytesPerSecond
+	}
+}
+
+// timeout is the deadline for moving size bytes.
+func (s *Store) timeout(size int64) time.Duration {
+	return s.slack + time.Duration(float64(size)/float64(s.minRate)*float64(time.Second))
+}
+
+// digestValue is a SHA-256 in the object store's ObjectInfo.Digest form.
+func digestValue(sha256hex string) (string, error) {
+	b, err := hex.DecodeString(sha256hex)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", subjects.ErrBadDigest, err)
+	}
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(b), nil
+}
+
+// Has reports whether the segment is stored whole under its name. A stored
+// object of that name whose size or digest differ is ErrSegmentDigest: it
+// cannot be replaced without a purge, which hosts are not allowed.
+func (s *Store) Has(ctx context.Context, episode string, seg Segment) (bool, error) {
+	name := subjects.SegmentObject(episode, seg.SHA256)
+	ctx, cancel := context.WithTimeout(ctx, s.slack)
+	defer cancel()
+	info, err := s.obs.GetInfo(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat segment %s: %w", name, err)
+	}
+	want, err := digestValue(seg.SHA256)
+	if err != nil {
+		return false, err
+	}
+	if int64(info.Size) != seg.Size || info.Digest != want {
+		return false, fmt.Errorf("%w: stored %s has %d bytes and %s, want %d bytes", ErrSegmentDigest, name, info.Size, info.Digest, seg.Size)
+	}
+	return true, nil
+}
+
+// Put stores the segment read from r unless it is stored already, and
+// reports whether it sent anything. r must yield exactly seg.Size bytes whose
+// SHA-256 is seg.SHA256; if it does not, the object the server holds is
+// deleted (where permissions allow) and ErrSegmentDigest is returned.
+func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reader) (bool, error) {
+	if has, err := s.Has(ctx, episode, seg); has || err != nil {
+		return false, err
+	}
+	name := subjects.SegmentObject(episode, seg.SHA256)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(seg.Size))
+	defer cancel()
+	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: name}, io.LimitReader(r, seg.Size+1))
+	if err != nil {
+		return false, fmt.Errorf("put segment %s: %w", name, err)
+	}
+	want, _ := digestValue(seg.SHA256)
+	if int64(info.Size) != seg.Size || info.Digest != want {
+		_ = s.obs.Delete(context.WithoutCancel(ctx), name)
+		return true, fmt.Errorf("%w: sent %d bytes with %s for %s", ErrSegmentDigest, info.Size, info.Digest, name)
+	}
+	return true, nil
+}
+
+// Open returns a reader of the stored segment. The reader fails with
+// ErrSegmentTruncated, ErrSegmentSize or ErrSegmentDigest at the point the
+// bytes stop matching seg, and only returns io.EOF once all seg.Size bytes
+// were read and both our digest and the object store's were checked. A
+// segment that is not stored is ErrSegmentMissing. Close the reader.
+func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadCloser, error) {
+	name := subjects.SegmentObject(episode, seg.SHA256)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(seg.Size))
+	res, err := s.obs.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		cancel()
+		return nil, fmt.Errorf("%w: %s", ErrSegmentMissing, name)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("get segment %s: %w", name, err)
+	}
+	return &segmentReader{r: res, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+}
+
+// Delete removes the episode's segments listed. Segments already gone are fine.
+func (s *Store) Delete(ctx context.Context, episode string, segs []Segment) error {
+	for _, seg := range segs {
+		name := subjects.SegmentObject(episode, seg.SHA256)
+		err := s.obs.Delete(ctx, name)
+		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete segment %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// segmentReader checks one segment's bytes against its manifest entry.
+type segmentReader struct {
+	r      jetstream.ObjectResult
+	name   string
+	seg    Segment
+	h      hash.Hash
+	n      int64
+	err    error
+	cancel context.CancelFunc
+}
+
+func (sr *segmentReader) Read(p []byte) (int, error) {
+	if sr.err != nil {
+		return 0, sr.err
+	}
+	n, err := sr.r.Read(p)
+	sr.h.Write(p[:n])
+	sr.n += int64(n)
+	switch {
+	case sr.n > sr.seg.Size:
+		sr.err = fmt.Errorf("%w: %s holds more than %d bytes", ErrSegmentSize, sr.name, sr.seg.Size)
+		return 0, sr.err
+	case errors.Is(err, jetstream.ErrDigestMismatch):
+		sr.err = fmt.Errorf("%w: %s: %v", ErrSegmentDigest, sr.name, err)
+		return 0, sr.err
+	case err == io.EOF:
+		if sr.n < sr.seg.Size {
+			sr.err = fmt.Errorf("%w: %s holds %d of %d bytes", ErrSegmentTruncated, sr.name, sr.n, sr.seg.Size)
+			return 0, sr.err
+		}
+		if got := hex.EncodeToString(sr.h.Sum(nil)); got != sr.seg.SHA256 {
+			sr.err = fmt.Errorf("%w: %s hashes to %s", ErrSegmentDigest, sr.name, got)
+			return 0, sr.err
+		}
+		sr.err = io.EOF
+		return n, io.EOF
+	case err != nil:
+		sr.err = fmt.Errorf("read segment %s: %w", sr.name, err)
+		return n, sr.err
+	}
+	return n, nil
+}
+
+func (sr *segmentReader) Close() error {
+	err := sr.r.Close()
+	sr.cancel()
+	return err
+}
