@@ -1,0 +1,70 @@
+// Command cis490 moves lab episodes to a central hub over NATS JetStream,
+// exactly once, intact, and only if they were recorded by an accepted
+// version of the code. One binary holds every role: the lab-host publisher,
+// the hub receiver, the embedded hub, and the operator's tools.
+//
+// Exit codes: 0 success (or a clean stop on SIGTERM), 1 runtime failure,
+// 2 usage or configuration error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	code := exitCode(ctx, err)
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "cis490:", err)
+	}
+	os.Exit(code)
+}
+
+// run builds the command tree and executes it with args.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRootCmd()
+	markArgErrors(root)
+	if args == nil {
+		args = []string{} // nil would make cobra read os.Args
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+// usageError marks an error as the caller's: bad flags, bad config. It maps to exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usageErrorf returns an error that exits with status 2.
+func usageErrorf(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+// exitCode is the one place errors become exit codes: 0 for success or a
+// stop by SIGINT/SIGTERM (err is context.Canceled and ctx is done), 2 for a
+// usageError, 1 for anything else.
+func exitCode(ctx context.Context, err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return 0 // stopped by SIGINT/SIGTERM: a clean stop
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
