@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +60,13 @@ type ResourceOptions struct {
 	// max_file_store up front, so hosts × HostQuota must fit in it.
 	HostQuota int64
 
+	// RecordDuplicates is the de-duplication window of CIS490_QUARANTINE and
+	// CIS490_ACCEPTED. A receiver that dies between publishing a record and
+	// acknowledging its submission publishes the record again when the
+	// submission is redelivered; within this window the stream drops the
+	// second copy. It must be longer than any outage the receivers may have.
+	RecordDuplicates time.Duration
+
 	// ReceiverAckWait is how long a receiver may hold a submission before it is redelivered.
 	ReceiverAckWait time.Duration
 	// ReceiverMaxAckPending caps submissions in flight across all receivers (-1 unlimited).
@@ -79,6 +87,7 @@ func DefaultResourceOptions() ResourceOptions {
 		AcceptedMaxAge:        0,
 		AcceptedMaxBytes:      1 * gib,
 		HostQuota:             10 * gib,
+		RecordDuplicates:      24 * time.Hour,
 		ReceiverAckWait:       2 * time.Minute,
 		ReceiverMaxAckPending: 1000,
 	}
@@ -151,9 +160,19 @@ func QuarantineConfig(o ResourceOptions) jetstream.StreamConfig {
 		MaxAge:      o.QuarantineMaxAge,
 		MaxBytes:    o.QuarantineMaxBytes,
 		MaxMsgs:     o.QuarantineMaxMsgs,
+		Duplicates:  min(o.RecordDuplicates, maxAgeOr(o.QuarantineMaxAge)),
 		Storage:     o.Storage,
 		Replicas:    o.Replicas,
 	}
+}
+
+// maxAgeOr returns a stream's MaxAge, or the longest duration if it has none:
+// a Duplicates window may not exceed MaxAge.
+func maxAgeOr(maxAge time.Duration) time.Duration {
+	if maxAge <= 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return maxAge
 }
 
 // AcceptedConfig is CIS490_ACCEPTED: one announcement per accepted episode
@@ -168,6 +187,7 @@ func AcceptedConfig(o ResourceOptions) jetstream.StreamConfig {
 		MaxAge:      o.AcceptedMaxAge,
 		MaxBytes:    o.AcceptedMaxBytes,
 		MaxMsgs:     -1,
+		Duplicates:  min(o.RecordDuplicates, maxAgeOr(o.AcceptedMaxAge)),
 		Storage:     o.Storage,
 		Replicas:    o.Replicas,
 	}

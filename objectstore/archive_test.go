@@ -321,7 +321,7 @@ func TestReadRejectsStoredBytes(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("ReadArchive(%s) = %v, want %v", tc.name, err, tc.want)
 			}
-			if r, ok := objectstore.Verdict(err); !ok || r == subjects.Accepted {
+			if r, ok := objectstore.ReasonOf(err); !ok || r == subjects.Accepted {
 				t.Fatalf("Verdict(%v) = %q, %v", err, r, ok)
 			}
 		})
@@ -380,7 +380,7 @@ func TestReadRejectsContents(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("ReadArchive(%s) = %v, want %v", tc.name, err, tc.want)
 			}
-			if r, ok := objectstore.Verdict(err); !ok || r != tc.reason {
+			if r, ok := objectstore.ReasonOf(err); !ok || r != tc.reason {
 				t.Fatalf("Verdict(%v) = %q, %v; want %q", err, r, ok, tc.reason)
 			}
 		})

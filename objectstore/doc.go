@@ -12,7 +12,7 @@
 //     under a deadline sized to the object and drained to EOF;
 //   - the validating reader ([ReadArchive]): segments in order through
 //     SHA-256, a bounded zstd decoder and a tar validator, with one sentinel
-//     error per defect, which [Verdict] turns into a verdict reason.
+//     error per defect, which [ReasonOf] turns into a verdict reason.
 //
 // Why segments rather than one object per episode is told in docs/design.md.
 package objectstore

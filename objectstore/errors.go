@@ -68,12 +68,12 @@ var (
 	ErrFileChanged = errors.New("file changed while packing")
 )
 
-// Verdict returns the verdict reason a validation error stands for, and false
+// ReasonOf returns the verdict reason a validation error stands for, and false
 // for an error that is not about the episode (a timeout, a lost connection,
 // a cancelled context): those are transient and must be retried, never judged.
 // The order is the precedence: a corrupt archive is re-sent before anything
 // else is said of it, and a malformed one is reported before its stamp.
-func Verdict(err error) (subjects.Reason, bool) {
+func ReasonOf(err error) (subjects.Reason, bool) {
 	switch {
 	case err == nil:
 		return subjects.Accepted, true

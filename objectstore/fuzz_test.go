@@ -82,7 +82,7 @@ func FuzzReadArchive(f *testing.F) {
 			_, err := io.Copy(io.Discard, r)
 			return err
 		})
-		if _, ok := objectstore.Verdict(err); !ok {
+		if _, ok := objectstore.ReasonOf(err); !ok {
 			t.Fatalf("ReadArchive error %v has no verdict", err)
 		}
 	})

@@ -83,7 +83,7 @@ type ReadResult struct {
 // corrupt archive is always reported as such rather than as malformed.
 //
 // The error says what is wrong, as one of this package's sentinels (see
-// Verdict): corrupt (segments, digests), malformed (manifest, compression,
+// ReasonOf): corrupt (segments, digests), malformed (manifest, compression,
 // tar, names, types, limits, meta.json), or ErrNotStamped. A visit error,
 // a cancelled context or a transport error is returned wrapped as it is.
 // Entries were visited before the archive was known good: a caller that
@@ -100,7 +100,7 @@ func ReadArchive(ctx context.Context, src SegmentSource, m *Manifest, lim Limits
 	defer sr.close()
 
 	res, err := readTar(sr, m, lim, visit)
-	if _, judged := Verdict(err); !judged {
+	if _, judged := ReasonOf(err); !judged {
 		return res, err // cancelled, transport or visit error: nothing to judge
 	}
 	// Whatever stopped the tar reader, the rest of the stored bytes are read
