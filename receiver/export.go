@@ -1,0 +1,184 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cis490/cis490/durable"
+	"github.com/cis490/cis490/objectstore"
+)
+
+// export is an accepted episode being unpacked into ArchiveDir/<host>/.
+// Files go into a temp directory as the validator reads them; commit syncs
+// the tree, writes the sidecar ArchiveDir/<host>/.<episode>.json naming the
+// archive digest, and renames the directory into place. An existing export
+// whose sidecar names the same digest is identical and is kept.
+type export struct {
+	hostDir, tmp, final, sidecar string
+	digest                       string
+	identical                    bool
+}
+
+// sidecar is the provenance file written beside each export.
+type sidecar struct {
+	ArchiveSHA256 string `json:"archive_sha256"`
+	Host          string `json:"host"`
+	EpisodeID     string `json:"episode_id"`
+}
+
+func (r *Receiver) exportPaths(host, episode string) (hostDir, final, side string) {
+	hostDir = filepath.Join(r.o.ArchiveDir, host)
+	return hostDir, filepath.Join(hostDir, episode), filepath.Join(hostDir, "."+episode+".json")
+}
+
+// newExport prepares the export of m, or notes that an identical one exists.
+func (r *Receiver) newExport(host string, m *objectstore.Manifest) (*export, error) {
+	hostDir, final, side := r.exportPaths(host, m.EpisodeID)
+	ex := &export{hostDir: hostDir, final: final, sidecar: side, digest: m.ArchiveSHA256}
+	if exportIdentical(final, side, m.ArchiveSHA256) {
+		ex.identical = true
+		return ex, nil
+	}
+	if err := os.MkdirAll(hostDir, 0o755); err != nil {
+		return nil, transient("export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(hostDir, m.EpisodeID+durable.TempMarker+"*")
+	if err != nil {
+		return nil, transient("export: %w", err)
+	}
+	ex.tmp = tmp
+	return ex, nil
+}
+
+func exportIdentical(final, side, digest string) bool {
+	b, err := os.ReadFile(side)
+	if err != nil {
+		return false
+	}
+	var s sidecar
+	if json.Unmarshal(b, &s) != nil || s.ArchiveSHA256 != digest {
+		return false
+	}
+	fi, err := os.Stat(final)
+	return err == nil && fi.IsDir()
+}
+
+// visitFunc returns the validator's visit function: nil when there is
+// nothing to write.
+func (ex *export) visitFunc() func(objectstore.Entry, io.Reader) error {
+	if ex == nil || ex.identical {
+		return nil
+	}
+	return func(e objectstore.Entry, r io.Reader) error {
+		// Names are validated clean and relative before visit sees them.
+		p := filepath.Join(ex.tmp, filepath.FromSlash(e.Name))
+		if e.Dir {
+			return os.Mkdir(p, e.Mode|0o700)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, e.Mode|0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, r); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Chtimes(p, e.ModTime, e.ModTime)
+	}
+}
+
+// commit makes the export durable and visible.
+func (ex *export) commit() error {
+	if ex.identical {
+		return nil
+	}
+	if err := durable.SyncTree(ex.tmp); err != nil {
+		return transient("export: %w", err)
+	}
+	side, _ := json.Marshal(sidecar{ArchiveSHA256: ex.digest, Host: filepath.Base(ex.hostDir), EpisodeID: filepath.Base(ex.final)})
+	if err := durable.WriteFile(ex.sidecar, side, 0o644); err != nil {
+		return transient("export: %w", err)
+	}
+	if _, err := os.Stat(ex.final); err == nil {
+		// A different earlier export of this id (only a conflict could make
+		// one, and conflicts are not exported): keep it aside, never delete.
+		aside := fmt.Sprintf("%s.replaced-%d", ex.final, time.Now().UnixNano())
+		if err := durable.Rename(ex.final, aside); err != nil {
+			return transient("export: %w", err)
+		}
+	}
+	if err := durable.Rename(ex.tmp, ex.final); err != nil {
+		return transient("export: %w", err)
+	}
+	ex.tmp = ""
+	return nil
+}
+
+// abort removes the temp directory, if any. It is safe on a nil export.
+func (ex *export) abort() {
+	if ex != nil && ex.tmp != "" {
+		os.RemoveAll(ex.tmp)
+		ex.tmp = ""
+	}
+}
+
+// exportAccepted commits ex, or, when the decision was written by an earlier
+// delivery that died before exporting, unpacks the episode again.
+func (r *Receiver) exportAccepted(ctx context.Context, host string, m *objectstore.Manifest, ex *export) (string, error) {
+	if ex == nil {
+		var err error
+		if ex, err = r.newExport(host, m); err != nil {
+			return "", err
+		}
+		defer ex.abort()
+		if !ex.identical {
+			st, err := r.store(ctx, host)
+			if err != nil {
+				return "", transient("open bucket of %s: %w", host, err)
+			}
+			if _, err := objectstore.ReadArchive(ctx, st, m, r.o.Limits, ex.visitFunc()); err != nil {
+				return "", transient("unpack accepted episode again: %w", err)
+			}
+		}
+	}
+	if err := ex.commit(); err != nil {
+		return "", err
+	}
+	return ex.final, nil
+}
+
+// cleanExports removes the temp directories a crash left in ArchiveDir.
+func (r *Receiver) cleanExports() error {
+	if r.o.ArchiveDir == "" {
+		return nil
+	}
+	hosts, err := os.ReadDir(r.o.ArchiveDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("clean archive dir: %w", err)
+	}
+	for _, h := range hosts {
+		if !h.IsDir() {
+			continue
+		}
+		removed, err := durable.Clean(filepath.Join(r.o.ArchiveDir, h.Name()))
+		if err != nil {
+			return err
+		}
+		for _, name := range removed {
+			r.log.Info("removed stale export temp", "host", h.Name(), "name", name)
+		}
+	}
+	return nil
+}

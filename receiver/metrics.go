@@ -1,0 +1,84 @@
+package receiver
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cis490/cis490/subjects"
+)
+
+// Metrics are the receiver's Prometheus metrics.
+type Metrics struct {
+	Verdicts   *prometheus.CounterVec
+	Bytes      *prometheus.CounterVec
+	Validation prometheus.Histogram
+	Pending    prometheus.Gauge
+	AckPending prometheus.Gauge
+	Redeliver  prometheus.Counter
+}
+
+// NewMetrics registers the receiver's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_verdicts_total", Help: "Verdicts decided, by reason.",
+		}, []string{"reason"}),
+		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_archive_bytes_total", Help: "Archive bytes read and judged, by reason.",
+		}, []string{"reason"}),
+		Validation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cis490_receiver_validation_seconds", Help: "Time to read and validate one archive.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+		}),
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cis490_receiver_pending_submissions", Help: "Submissions waiting on the receiver consumer (consumer lag).",
+		}),
+		AckPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cis490_receiver_in_flight_submissions", Help: "Submissions delivered to receivers and not yet acknowledged.",
+		}),
+		Redeliver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cis490_receiver_transient_failures_total", Help: "Submissions handed back for redelivery after a transient failure.",
+		}),
+	}
+	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver)
+	for _, r := range subjects.Reasons {
+		m.Verdicts.WithLabelValues(string(r))
+	}
+	return m
+}
+
+func (m *Metrics) verdict(reason subjects.Reason, bytes int64) {
+	if m == nil {
+		return
+	}
+	m.Verdicts.WithLabelValues(string(reason)).Inc()
+	m.Bytes.WithLabelValues(string(reason)).Add(float64(bytes))
+}
+
+func (m *Metrics) validation(d time.Duration) {
+	if m != nil {
+		m.Validation.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) transient() {
+	if m != nil {
+		m.Redeliver.Inc()
+	}
+}
+
+// Lag reads the consumer's pending and in-flight counts into the gauges and
+// returns them.
+func (r *Receiver) Lag(ctx context.Context) (pending uint64, inFlight int, err error) {
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if m := r.o.Metrics; m != nil {
+		m.Pending.Set(float64(info.NumPending))
+		m.AckPending.Set(float64(info.NumAckPending))
+	}
+	return info.NumPending, info.NumAckPending, nil
+}

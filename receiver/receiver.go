@@ -1,0 +1,176 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
+)
+
+// Window decides the commit gate. *window.Window is one.
+type Window interface {
+	Allows(ctx context.Context, commit string) (bool, error)
+}
+
+// Options configures a Receiver. Zero fields take defaults.
+type Options struct {
+	// ID names this receiver in verdicts and logs (default host-pid).
+	ID string
+	// Concurrency is how many submissions are judged at once (default 2).
+	Concurrency int
+	// ArchiveDir, if set, receives every accepted episode unpacked at
+	// ArchiveDir/<host>/<episode-id>/.
+	ArchiveDir string
+	// Limits bound what an archive may unpack to.
+	Limits objectstore.Limits
+	// Window is the commit gate; nil accepts any stamped commit.
+	Window Window
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics, if set, is updated as submissions are judged.
+	Metrics *Metrics
+	// FetchWait bounds one pull request (default 5 s).
+	FetchWait time.Duration
+	// OnPass is called after every pull, whether it brought work or not: a
+	// daemon's proof of life for the systemd watchdog.
+	OnPass func()
+}
+
+// Receiver judges submissions. Create it with New, run it with Run.
+type Receiver struct {
+	js       jetstream.JetStream
+	cons     jetstream.Consumer
+	verdicts jetstream.KeyValue
+	o        Options
+	log      *slog.Logger
+	ackWait  time.Duration
+
+	mu      sync.Mutex
+	buckets map[string]*objectstore.Store
+}
+
+// ErrNotProvisioned is returned by New when the hub's resources do not exist.
+var ErrNotProvisioned = errors.New("hub resources not provisioned")
+
+// New binds a Receiver to the hub's consumer and verdicts bucket, which must exist.
+func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, error) {
+	if o.ID == "" {
+		h, _ := os.Hostname()
+		o.ID = h + "-" + strconv.Itoa(os.Getpid())
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	if o.FetchWait <= 0 {
+		o.FetchWait = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cons, err := js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: consumer %s on %s: %w", ErrNotProvisioned, subjects.ReceiverConsumer, subjects.SubmissionsStream, err)
+	}
+	kv, err := js.KeyValue(ctx, subjects.VerdictsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key-value %s: %w", ErrNotProvisioned, subjects.VerdictsBucket, err)
+	}
+	r := &Receiver{
+		js: js, cons: cons, verdicts: kv, o: o,
+		log:     o.Logger.With("component", "receiver", "receiver_id", o.ID),
+		ackWait: cons.CachedInfo().Config.AckWait,
+		buckets: map[string]*objectstore.Store{},
+	}
+	if r.ackWait <= 0 {
+		r.ackWait = 30 * time.Second
+	}
+	return r, nil
+}
+
+// Run judges submissions until ctx is done, then lets the submissions in
+// hand finish for up to drain before it naks them for redelivery.
+func (r *Receiver) Run(ctx context.Context) error {
+	if err := r.cleanExports(); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for i := range r.o.Concurrency {
+		wg.Go(func() { r.worker(ctx, i) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Receiver) worker(ctx context.Context, n int) {
+	log := r.log.With("worker", n)
+	failures := 0
+	for ctx.Err() == nil {
+		batch, err := r.cons.Fetch(1, jetstream.FetchMaxWait(r.o.FetchWait))
+		if err != nil {
+			failures++
+			if failures == 1 || failures%60 == 0 {
+				log.Warn("fetch submissions", "error", err, "failures", failures)
+			}
+			sleep(ctx, backoff(failures))
+			continue
+		}
+		for msg := range batch.Messages() {
+			// A submission in hand is finished even if ctx ends meanwhile:
+			// handle uses its own context, bounded by the ack wait.
+			r.handle(ctx, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			failures++
+			if failures == 1 || failures%60 == 0 {
+				log.Warn("fetch submissions", "error", err, "failures", failures)
+			}
+			sleep(ctx, backoff(failures))
+		} else {
+			failures = 0
+		}
+		if r.o.OnPass != nil {
+			r.o.OnPass()
+		}
+	}
+}
+
+// backoff is a capped exponential delay with full jitter.
+func backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 6) // 2 s .. 64 s
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// store returns the segment store of host's bucket.
+func (r *Receiver) store(ctx context.Context, host string) (*objectstore.Store, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.buckets[host]; ok {
+		return s, nil
+	}
+	obs, err := r.js.ObjectStore(ctx, subjects.EpisodeBucket(host))
+	if err != nil {
+		return nil, err
+	}
+	s := objectstore.NewStore(obs)
+	r.buckets[host] = s
+	return s, nil
+}
