@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func newEnv(t testing.TB) *env {
 // run starts a receiver with opts (ArchiveDir defaults to env's) until the test ends.
 func (e *env) run(opts receiver.Options) *receiver.Receiver {
 	e.t.Helper()
+	r, _ := e.start(opts)
+	return r
+}
+
+// start starts a receiver and returns it with a function that stops it.
+func (e *env) start(opts receiver.Options) (*receiver.Receiver, func()) {
+	e.t.Helper()
 	if opts.ArchiveDir == "" {
 		opts.ArchiveDir = e.archive
 	}
@@ -63,8 +71,10 @@ func (e *env) run(opts receiver.Options) *receiver.Receiver {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	e.t.Cleanup(func() { cancel(); <-done })
-	return r
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	e.t.Cleanup(stop)
+	return r, stop
 }
 
 // episode writes an episode directory and returns it.

@@ -318,3 +318,33 @@ func WindowKey(commit string) string { return commit }
 func MsgID(host, episode, archiveSHA256 string, attempt int) string {
 	return fmt.Sprintf("%s.%s.%s.%d", host, episode, archiveSHA256, attempt)
 }
+
+// The stock object store keeps a bucket in a stream of its own (ADR-20):
+// chunks on $O.<bucket>.C.<object nuid>, metadata on $O.<bucket>.M.<name>.
+// The GC reads chunk subjects directly to find chunks no object owns, and
+// the hub's permissions are written in these terms.
+const (
+	ObjectStreamPrefix = "OBJ_"
+	objectSubjectRoot  = "$O."
+)
+
+// ObjectStream is the stream behind an object bucket: OBJ_<bucket>.
+func ObjectStream(bucket string) string { return ObjectStreamPrefix + bucket }
+
+// ObjectChunksAll matches every chunk subject of bucket: $O.<bucket>.C.>.
+func ObjectChunksAll(bucket string) string { return objectSubjectRoot + bucket + ".C.>" }
+
+// ObjectMetaAll matches every metadata subject of bucket: $O.<bucket>.M.>.
+func ObjectMetaAll(bucket string) string { return objectSubjectRoot + bucket + ".M.>" }
+
+// ObjectChunkSubject is the subject of one object's chunks: $O.<bucket>.C.<nuid>.
+func ObjectChunkSubject(bucket, nuid string) string { return objectSubjectRoot + bucket + ".C." + nuid }
+
+// ParseObjectChunkSubject returns the object nuid of a chunk subject of bucket.
+func ParseObjectChunkSubject(bucket, subj string) (string, error) {
+	nuid, ok := strings.CutPrefix(subj, objectSubjectRoot+bucket+".C.")
+	if !ok || nuid == "" || strings.ContainsAny(nuid, ".*> ") {
+		return "", fmt.Errorf("%w: %q is not a chunk subject of bucket %s", ErrBadName, subj, bucket)
+	}
+	return nuid, nil
+}

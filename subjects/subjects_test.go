@@ -770,3 +770,22 @@ func TestPackageDoc(t *testing.T) {
 	}
 	t.Errorf("package has no doc comment starting %q", "Package subjects ")
 }
+
+func TestObjectChunkSubject(t *testing.T) {
+	b := subjects.EpisodeBucket("lab1")
+	subj := subjects.ObjectChunkSubject(b, "AbC123")
+	if subj != "$O.EPISODES_LAB1.C.AbC123" {
+		t.Fatalf("subjects.ObjectChunkSubject = %q", subj)
+	}
+	if n, err := subjects.ParseObjectChunkSubject(b, subj); err != nil || n != "AbC123" {
+		t.Fatalf("subjects.ParseObjectChunkSubject(%q) = %q, %v", subj, n, err)
+	}
+	for _, bad := range []string{"$O.EPISODES_LAB1.M.x", "$O.EPISODES_LAB2.C.x", "$O.EPISODES_LAB1.C.", "$O.EPISODES_LAB1.C.a.b"} {
+		if _, err := subjects.ParseObjectChunkSubject(b, bad); !errors.Is(err, subjects.ErrBadName) {
+			t.Errorf("subjects.ParseObjectChunkSubject(%q) = %v, want subjects.ErrBadName", bad, err)
+		}
+	}
+	if subjects.ObjectStream(b) != "OBJ_EPISODES_LAB1" || subjects.ObjectChunksAll(b) != "$O.EPISODES_LAB1.C.>" || subjects.ObjectMetaAll(b) != "$O.EPISODES_LAB1.M.>" {
+		t.Fatal("object stream names drifted from the object store's layout")
+	}
+}

@@ -1,0 +1,70 @@
+package receiver_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/receiver"
+	"github.com/cis490/cis490/subjects"
+)
+
+func TestSweepOrphans(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, stop := e.start(receiver.Options{})
+	mA, idA := e.ship(episode(t, "ep-accepted", commit, map[string]string{"d": noise(200 << 10)}), 1)
+	e.verdict(mA.EpisodeID, idA)
+	stop()
+
+	mC := e.upload(episode(t, "ep-abandoned", commit, map[string]string{"d": noise(200 << 10)}))
+	mP, idP := e.ship(episode(t, "ep-pending", commit, map[string]string{"d": noise(100 << 10)}), 1)
+	// What a put cut off midway leaves: chunks with no metadata.
+	bucket := subjects.EpisodeBucket(host)
+	for range 3 {
+		if _, err := e.js.Publish(t.Context(), subjects.ObjectChunkSubject(bucket, "CUTOFFPUT0001"), []byte(noise(128<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gc.SweepOrphans(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Segments != 0 || res.Chunks != 0 || res.Bytes != 0 {
+		t.Fatalf("sweep with a 1h grace deleted %+v; everything is younger", res)
+	}
+
+	res, err = gc.SweepOrphans(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Segments != len(mC.Segments) || res.Chunks != 1 || res.Bytes < uint64(mC.ArchiveBytes)+3*(128<<10) {
+		t.Fatalf("sweep = %+v, want %d segments, 1 chunk subject, at least %d bytes", res, len(mC.Segments), mC.ArchiveBytes+3*(128<<10))
+	}
+	if n := e.stored(mC); n != 0 {
+		t.Fatalf("abandoned upload: %d segments left", n)
+	}
+	if n := e.stored(mA); n != len(mA.Segments) {
+		t.Fatalf("accepted episode: %d of %d segments left", n, len(mA.Segments))
+	}
+	if n := e.stored(mP); n != len(mP.Segments) {
+		t.Fatalf("pending episode: %d of %d segments left", n, len(mP.Segments))
+	}
+	s, _ := e.js.Stream(t.Context(), subjects.ObjectStream(bucket))
+	if _, err := s.GetLastMsgForSubject(t.Context(), subjects.ObjectChunkSubject(bucket, "CUTOFFPUT0001")); err != jetstream.ErrMsgNotFound {
+		t.Fatalf("orphan chunks after sweep: %v", err)
+	}
+
+	// The pending episode is still whole: a receiver accepts it.
+	e.run(receiver.Options{})
+	if v := e.verdict(mP.EpisodeID, idP); v.Reason != subjects.Accepted {
+		t.Fatalf("pending episode after sweep: %q %q", v.Reason, v.Detail)
+	}
+}
