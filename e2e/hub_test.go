@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -22,15 +23,24 @@ import (
 	"github.com/cis490/cis490/subjects"
 )
 
-// buildBinary builds cmd/cis490 into a temp dir and returns its path.
-func buildBinary(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cis490")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/cis490")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// bin is the cis490 binary built once by TestMain for every test.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cis490-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return bin
+	bin = filepath.Join(dir, "cis490")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cis490").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func freePort(t testing.TB) int {
@@ -49,7 +59,7 @@ type hubProc struct {
 	url string
 }
 
-func startHub(t testing.TB, bin, store string, port int) *hubProc {
+func startHub(t testing.TB, store string, port int) *hubProc {
 	t.Helper()
 	listen := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "hub", "--store", store, "--listen", listen, "--log-format", "json")
@@ -85,9 +95,8 @@ func (h *hubProc) kill() {
 // clean exit.
 func TestHubSurvivesKill(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
 	store, port := t.TempDir(), freePort(t)
-	h := startHub(t, bin, store, port)
+	h := startHub(t, store, port)
 
 	episode := filepath.Join(t.TempDir(), "ep-kill")
 	if err := os.MkdirAll(filepath.Join(episode, "cam"), 0o755); err != nil {
@@ -119,7 +128,7 @@ func TestHubSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.cmd.Wait()
-	h = startHub(t, bin, store, port)
+	h = startHub(t, store, port)
 
 	_, js = hubtest.Connect(t, h.url)
 	obs, err = js.ObjectStore(ctx, subjects.EpisodeBucket("lab1"))

@@ -33,7 +33,7 @@ type Verdict struct {
 	Export string `json:"export,omitempty"`
 	// Done is set once every effect of the verdict (quarantine record,
 	// segment deletion, announcement, export) is durable.
-	Done     bool      `json:"done"`
+	Done     bool      `json:"done,omitempty"`
 	Receiver string    `json:"receiver"`
 	Time     time.Time `json:"time"`
 }

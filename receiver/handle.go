@@ -45,10 +45,12 @@ func transient(format string, a ...any) error { return errTransient{fmt.Errorf(f
 // handle judges one submission and carries out its verdict. It never
 // returns an error: every outcome ends in an ack, a term, or a nak.
 func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
-	// The submission in hand is finished on its own clock: a stop request
-	// must not leave half the effects done. Heartbeats keep it ours.
+	// The submission in hand is finished on its own clock when the receiver
+	// is told to stop, for up to Drain; heartbeats keep it ours meanwhile.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(r.o.Drain, cancel) })
+	defer stopDrain()
 	stop := r.heartbeat(hctx, msg)
 	defer stop()
 

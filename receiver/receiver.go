@@ -41,6 +41,10 @@ type Options struct {
 	Metrics *Metrics
 	// FetchWait bounds one pull request (default 5 s).
 	FetchWait time.Duration
+	// Drain is how long submissions in hand may run on after Run's context
+	// ends before they are abandoned and handed back for redelivery
+	// (default 20 s, inside systemd's default stop timeout).
+	Drain time.Duration
 	// OnPass is called after every pull, whether it brought work or not: a
 	// daemon's proof of life for the systemd watchdog.
 	OnPass func()
@@ -71,6 +75,9 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 	if o.Concurrency <= 0 {
 		o.Concurrency = 2
 	}
+	if o.Drain <= 0 {
+		o.Drain = 20 * time.Second
+	}
 	if o.FetchWait <= 0 {
 		o.FetchWait = 5 * time.Second
 	}
@@ -98,7 +105,8 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 }
 
 // Run judges submissions until ctx is done, then lets the submissions in
-// hand finish for up to drain before it naks them for redelivery.
+// hand finish for up to Options.Drain before it abandons them: they are
+// naked and redelivered, and a written decision is resumed, not re-judged.
 func (r *Receiver) Run(ctx context.Context) error {
 	if err := r.cleanExports(); err != nil {
 		return err

@@ -70,6 +70,9 @@ func newRootCmd() *cobra.Command {
 
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newHubCmd(g))
+	root.AddCommand(newReceiveCmd(g))
+	root.AddCommand(newWindowCmd(g))
+	root.AddCommand(newConfigCmd(g))
 	return root
 }
 
