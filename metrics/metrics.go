@@ -8,20 +8,19 @@
 // Every cis490 metric is named cis490_<noun>_<unit>, and is declared in the
 // package that owns the noun, not here:
 //
-//   - <noun> says what is measured, from the owner's point of view, in
-//     snake_case: publish_backlog, published_episodes, receive_pass,
-//     object_store_put.
+//   - <noun> says what is measured, from the owner's side, in snake_case,
+//     starting with the component: receiver_verdicts, receiver_pending.
 //   - <unit> is a base unit, plural: seconds (never milliseconds), bytes
-//     (never MiB), episodes, messages. Counters end in _total after the
-//     unit: cis490_published_bytes_total, cis490_receive_errors_total.
-//     Durations are histograms in seconds: cis490_receive_pass_duration_seconds.
-//     A ratio is _ratio, 0 to 1.
+//     (never MiB), submissions, episodes. Counters end in _total after the
+//     unit: cis490_receiver_archive_bytes_total. Durations are histograms in
+//     seconds: cis490_receiver_validation_seconds. A ratio is _ratio, 0 to 1.
 //   - Labels have small, fixed value sets: host, reason, result. Never an
 //     episode id, a digest or an error text.
-//   - The owning package creates its collectors in a constructor that takes a
-//     prometheus.Registerer (no promauto on the default registry, nothing at
-//     package init); cmd/cis490 builds one registry with NewRegistry, hands
-//     it to each component, and serves it with a Server.
+//   - The owning package builds its collectors in a constructor that takes
+//     the registry, as receiver.NewMetrics does (no promauto on the default
+//     registry, nothing at package init); cmd/cis490 builds one registry per
+//     process with NewRegistry, hands it to each component, and serves it
+//     with a Server.
 //
 // docs/observability.md lists the endpoint and the systemd contract.
 package metrics

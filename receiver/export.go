@@ -145,7 +145,7 @@ func (r *Receiver) exportAccepted(ctx context.Context, host string, m *objectsto
 			if err != nil {
 				return "", transient("open bucket of %s: %w", host, err)
 			}
-			if _, err := objectstore.ReadArchive(ctx, st, m, r.o.Limits, ex.visitFunc()); err != nil {
+			if _, err := objectstore.ReadArchive(ctx, countingSource{st}, m, r.o.Limits, ex.visitFunc()); err != nil {
 				return "", transient("unpack accepted episode again: %w", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,8 +52,10 @@ func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
 	defer cancel()
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(r.o.Drain, cancel) })
 	defer stopDrain()
-	stop := r.heartbeat(hctx, msg)
+	var progress atomic.Int64
+	stop := r.heartbeat(hctx, msg, &progress)
 	defer stop()
+	hctx = withProgress(hctx, &progress)
 
 	log := r.log.With("subject", msg.Subject())
 	err := r.process(hctx, msg, log)
@@ -77,12 +80,15 @@ func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
 }
 
 // heartbeat tells the server, every third of the ack wait, that msg is
-// still being worked on, so a long validation is not redelivered.
-func (r *Receiver) heartbeat(ctx context.Context, msg jetstream.Msg) func() {
+// still being worked on, so a long validation is not redelivered; and,
+// when the archive's bytes have moved since the last tick, it counts as a
+// pass for the systemd watchdog. A read that hangs stops both.
+func (r *Receiver) heartbeat(ctx context.Context, msg jetstream.Msg, progress *atomic.Int64) func() {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(r.ackWait / 3)
 		defer t.Stop()
+		last := progress.Load()
 		for {
 			select {
 			case <-done:
@@ -91,6 +97,10 @@ func (r *Receiver) heartbeat(ctx context.Context, msg jetstream.Msg) func() {
 				return
 			case <-t.C:
 				_ = msg.InProgress()
+				if now := progress.Load(); now != last && r.o.OnPass != nil {
+					r.o.OnPass()
+					last = now
+				}
 			}
 		}
 	}()

@@ -57,7 +57,7 @@ func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore
 			return v, nil, err
 		}
 	}
-	res, rerr := objectstore.ReadArchive(ctx, st, m, r.o.Limits, ex.visitFunc())
+	res, rerr := objectstore.ReadArchive(ctx, countingSource{st}, m, r.o.Limits, ex.visitFunc())
 	reason, judged := objectstore.ReasonOf(rerr)
 	if !judged {
 		ex.abort()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -165,6 +167,40 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// progressKey carries a submission's byte counter through its context.
+type progressKey struct{}
+
+func withProgress(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, progressKey{}, n)
+}
+
+// countingSource counts the bytes read from a store into the counter of
+// the context a segment is opened with.
+type countingSource struct{ st *objectstore.Store }
+
+func (c countingSource) Open(ctx context.Context, episode string, seg objectstore.Segment) (io.ReadCloser, error) {
+	rc, err := c.st.Open(ctx, episode, seg)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := ctx.Value(progressKey{}).(*atomic.Int64)
+	if n == nil {
+		return rc, nil
+	}
+	return countingReader{rc, n}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // store returns the segment store of host's bucket.

@@ -91,7 +91,7 @@ func mergeConn(file, flags natsconn.Options) natsconn.Options {
 
 func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) error {
 	log := logger.With("component", "receive")
-	sd := notify.New(logger)
+	sd := notify.New(logger.With("component", "systemd"))
 	if err := sd.Open(ctx); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 
 	reg := metrics.NewRegistry()
 	m := receiver.NewMetrics(reg)
-	srv := metrics.NewServer(cfg.Metrics.Listen, reg, logger)
+	srv := metrics.NewServer(cfg.Metrics.Listen, reg, logger.With("component", "metrics"))
 	if err := srv.Open(ctx); err != nil {
 		return err
 	}
