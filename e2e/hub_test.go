@@ -116,7 +116,7 @@ func TestHubSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := objectstore.Upload(ctx, objectstore.NewStore(obs), episode, objectstore.UploadOptions{
+	m, err := objectstore.Upload(ctx, objectstore.NewStore(js, obs), episode, objectstore.UploadOptions{
 		Host: "lab1", SegmentSize: 1 << 20, SpoolDir: t.TempDir(),
 	})
 	if err != nil {
@@ -136,7 +136,7 @@ func TestHubSurvivesKill(t *testing.T) {
 		t.Fatalf("bucket after restart: %v", err)
 	}
 	var got []byte
-	_, err = objectstore.ReadArchive(ctx, objectstore.NewStore(obs), &m, objectstore.Limits{}, func(e objectstore.Entry, r io.Reader) error {
+	_, err = objectstore.ReadArchive(ctx, objectstore.NewStore(js, obs), &m, objectstore.Limits{}, func(e objectstore.Entry, r io.Reader) error {
 		if e.Name == "cam/frames.bin" {
 			got, err = io.ReadAll(r)
 			return err

@@ -95,7 +95,7 @@ func crashCase(t *testing.T, step string, stamped bool, want subjects.Reason) {
 	os.WriteFile(filepath.Join(dir, "meta.json"), []byte(meta+"}"), 0o644)
 	frames := bytes.Repeat([]byte("frame-"), 50000)
 	os.WriteFile(filepath.Join(dir, "cam", "frames.bin"), frames, 0o644)
-	st := objectstore.NewStore(obs)
+	st := objectstore.NewStore(js, obs)
 	m, err := objectstore.Upload(ctx, st, dir, objectstore.UploadOptions{Host: "lab1", SegmentSize: 64 << 10, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,7 @@ func TestReceiveProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := objectstore.NewStore(obs)
+	st := objectstore.NewStore(js, obs)
 	submit := func(id string, size int) objectstore.Manifest {
 		dir := filepath.Join(t.TempDir(), id)
 		os.MkdirAll(dir, 0o755)

@@ -65,7 +65,7 @@ func newStore(t testing.TB) (*objectstore.Store, jetstream.ObjectStore) {
 	if err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
-	return objectstore.NewStore(obs), obs
+	return objectstore.NewStore(js, obs), obs
 }
 
 // metaJSON returns a meta.json for id, stamped with commit ("" for none).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 )
 
@@ -135,6 +136,9 @@ type UploadOptions struct {
 	// Progress, if set, is called after each segment is stored (sent true)
 	// or found already stored (sent false).
 	Progress func(index int, seg Segment, sent bool)
+	// Throttle, if set, wraps the reader of each segment sent: the lab
+	// host's bandwidth cap, or a byte counter.
+	Throttle func(io.Reader) io.Reader
 }
 
 // Upload packs the episode in dir and stores its segments, sending the next
@@ -163,7 +167,7 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 		var err error
 		for sf := range queue {
 			if err == nil {
-				err = putSpooled(ctx, st, meta.EpisodeID, sf, o.Progress)
+				err = putSpooled(ctx, st, meta.EpisodeID, sf, o)
 				if err != nil {
 					cancel(err)
 				}
@@ -214,18 +218,22 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 	return m, nil
 }
 
-func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, progress func(int, Segment, bool)) error {
+func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, o UploadOptions) error {
 	f, err := os.Open(sf.Path)
 	if err != nil {
 		return fmt.Errorf("open spooled segment: %w", err)
 	}
 	defer f.Close()
-	sent, err := st.Put(ctx, episode, sf.Segment, f)
+	var r io.Reader = f
+	if o.Throttle != nil {
+		r = o.Throttle(f)
+	}
+	sent, err := st.Put(ctx, episode, sf.Segment, r)
 	if err != nil {
 		return err
 	}
-	if progress != nil {
-		progress(sf.Index, sf.Segment, sent)
+	if o.Progress != nil {
+		o.Progress(sf.Index, sf.Segment, sent)
 	}
 	return nil
 }

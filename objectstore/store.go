@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,14 +30,38 @@ const (
 // name says what the bytes are: a segment already stored is never sent
 // again, and none is ever overwritten.
 type Store struct {
+	js      jetstream.JetStream
 	obs     jetstream.ObjectStore
 	minRate int64
 	slack   time.Duration
+
+	mu     sync.Mutex
+	bucket string
+	stream jetstream.Stream
 }
 
-// NewStore returns a Store on the object bucket obs.
-func NewStore(obs jetstream.ObjectStore) *Store {
-	return &Store{obs: obs, minRate: DefaultMinRate, slack: DefaultSlack}
+// NewStore returns a Store on the object bucket obs, reached through js.
+func NewStore(js jetstream.JetStream, obs jetstream.ObjectStore) *Store {
+	return &Store{js: js, obs: obs, minRate: DefaultMinRate, slack: DefaultSlack}
+}
+
+// chunkStream returns the bucket's name and its underlying stream.
+func (s *Store) chunkStream(ctx context.Context) (string, jetstream.Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stream != nil {
+		return s.bucket, s.stream, nil
+	}
+	st, err := s.obs.Status(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("bucket status: %w", err)
+	}
+	stream, err := s.js.Stream(ctx, subjects.ObjectStream(st.Bucket()))
+	if err != nil {
+		return "", nil, fmt.Errorf("bucket stream: %w", err)
+	}
+	s.bucket, s.stream = st.Bucket(), stream
+	return s.bucket, s.stream, nil
 }
 
 // SetMinRate sets the slowest rate, in bytes per second, that a transfer's
@@ -111,21 +136,83 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 // Open returns a reader of the stored segment. The reader fails with
 // ErrSegmentTruncated, ErrSegmentSize or ErrSegmentDigest at the point the
 // bytes stop matching seg, and only returns io.EOF once all seg.Size bytes
-// were read and both our digest and the object store's were checked. A
-// segment that is not stored is ErrSegmentMissing. Close the reader.
+// were read and their SHA-256 checked against the segment's name. A segment
+// that is not stored is ErrSegmentMissing. Close the reader.
+//
+// The chunks are read with a pull consumer that holds at most
+// PrefetchChunks of them, where the stock Get pushes them into a client
+// buffer that can grow to tens of megabytes when the reader is slower than
+// the server: this keeps the hub's memory flat whatever the episode size.
 func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadCloser, error) {
 	name := subjects.SegmentObject(episode, seg.SHA256)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout(seg.Size))
-	res, err := s.obs.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
+	fail := func(err error) (io.ReadCloser, error) {
 		cancel()
-		return nil, fmt.Errorf("%w: %s", ErrSegmentMissing, name)
+		return nil, err
+	}
+	info, err := s.obs.GetInfo(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fail(fmt.Errorf("%w: %s", ErrSegmentMissing, name))
 	}
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("get segment %s: %w", name, err)
+		return fail(fmt.Errorf("get segment %s: %w", name, err))
 	}
-	return &segmentReader{r: res, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+	if want, _ := digestValue(seg.SHA256); info.Digest != want && int64(info.Size) == seg.Size {
+		return fail(fmt.Errorf("%w: %s is stored with digest %s", ErrSegmentDigest, name, info.Digest))
+	}
+	cr := &chunkReader{ctx: ctx, left: info.Chunks}
+	if info.Chunks > 0 {
+		bucket, stream, err := s.chunkStream(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("get segment %s: %w", name, err))
+		}
+		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{subjects.ObjectChunkSubject(bucket, info.NUID)},
+		})
+		if err != nil {
+			return fail(fmt.Errorf("get segment %s: %w", name, err))
+		}
+		if cr.it, err = cons.Messages(jetstream.PullMaxMessages(PrefetchChunks)); err != nil {
+			return fail(fmt.Errorf("get segment %s: %w", name, err))
+		}
+	}
+	return &segmentReader{r: cr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+}
+
+// PrefetchChunks bounds the chunks a segment read holds in memory: with the
+// object store's 128 KiB chunks, 1 MiB.
+const PrefetchChunks = 8
+
+// chunkReader yields an object's chunks in order, left of them.
+type chunkReader struct {
+	ctx  context.Context
+	it   jetstream.MessagesContext
+	left uint32
+	buf  []byte
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		if c.left == 0 {
+			return 0, io.EOF
+		}
+		msg, err := c.it.Next(jetstream.NextContext(c.ctx))
+		if err != nil {
+			return 0, err
+		}
+		c.buf = msg.Data()
+		c.left--
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+func (c *chunkReader) Close() error {
+	if c.it != nil {
+		c.it.Stop()
+	}
+	return nil
 }
 
 // Delete removes the episode's segments listed. Segments already gone are fine.
@@ -142,7 +229,7 @@ func (s *Store) Delete(ctx context.Context, episode string, segs []Segment) erro
 
 // segmentReader checks one segment's bytes against its manifest entry.
 type segmentReader struct {
-	r      jetstream.ObjectResult
+	r      io.ReadCloser
 	name   string
 	seg    Segment
 	h      hash.Hash

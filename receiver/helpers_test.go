@@ -46,7 +46,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, hub: h, nc: nc, js: js, obs: obs, store: objectstore.NewStore(obs), archive: t.TempDir()}
+	return &env{t: t, hub: h, nc: nc, js: js, obs: obs, store: objectstore.NewStore(js, obs), archive: t.TempDir()}
 }
 
 // run starts a receiver with opts (ArchiveDir defaults to env's) until the test ends.

@@ -214,7 +214,7 @@ func (r *Receiver) store(ctx context.Context, host string) (*objectstore.Store, 
 	if err != nil {
 		return nil, err
 	}
-	s := objectstore.NewStore(obs)
+	s := objectstore.NewStore(r.js, obs)
 	r.buckets[host] = s
 	return s, nil
 }

@@ -1,0 +1,119 @@
+package workers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/cis490/cis490/durable"
+	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
+)
+
+// Marker files written into a retired episode's directory.
+const (
+	VerdictFile    = "verdict.json"
+	ReasonFile     = "quarantine_reason.json"
+	sourceHub      = "hub"
+	sourcePreflite = "pre-flight"
+)
+
+// localOutcome is a rejection decided on the lab host.
+func (p *Publisher) localOutcome(id string, r subjects.Reason, detail string, cv objectstore.CodeVersion) *Outcome {
+	return &Outcome{Reason: r, Detail: detail, Source: sourcePreflite, CodeVersion: cv, Fix: p.fix(id, r), Time: p.now().UTC()}
+}
+
+// hubOutcome is the hub's verdict.
+func (p *Publisher) hubOutcome(id string, v objectstore.Verdict) *Outcome {
+	o := &Outcome{Shipped: v.Reason == subjects.Accepted, Reason: v.Reason, Detail: v.Detail, Source: sourceHub,
+		CodeVersion: v.CodeVersion, Verdict: &v, Time: p.now().UTC()}
+	if !o.Shipped {
+		o.Fix = p.fix(id, v.Reason)
+	}
+	return o
+}
+
+// fix is the one line that tells the operator what to do about a rejection.
+func (p *Publisher) fix(id string, r subjects.Reason) string {
+	requeue := fmt.Sprintf("mv %s %s/", filepath.Join(p.dirs.quarantine, id), p.dirs.episodes)
+	switch r {
+	case subjects.Unstamped:
+		return "the recorder did not stamp code_version.commit: update and reinstall the recording code so meta.json carries the 40-hex commit; this episode cannot be accepted as it is"
+	case subjects.OutOfWindow:
+		return "the commit is not accepted by the hub: update this host to an accepted commit, or ask the hub admin to run 'cis490 window add <commit>', then " + requeue
+	case subjects.Conflict:
+		return "the hub already accepted another episode with this id: give this recording a new episode id (directory and meta.json), then requeue it"
+	case subjects.Corrupt:
+		return "every upload arrived corrupt: check this host's disk and the link, then " + requeue
+	default:
+		return "fix what the detail names, then " + requeue
+	}
+}
+
+// toRetiring records the outcome and its destination, then Retiring.
+func (p *Publisher) toRetiring(j *Journal, out *Outcome) error {
+	root := p.dirs.quarantine
+	if out.Shipped {
+		root = p.dirs.shipped
+	}
+	out.Dest = freeName(root, j.EpisodeID)
+	j.Outcome, j.State = out, Retiring
+	return p.save(j)
+}
+
+// freeName is root/id, or root/id.N for the first N free, so that an
+// episode retired twice (requeued, say) never overwrites the first.
+func freeName(root, id string) string {
+	dest := filepath.Join(root, id)
+	for n := 1; ; n++ {
+		if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
+			return dest
+		}
+		dest = filepath.Join(root, id+"."+strconv.Itoa(n))
+	}
+}
+
+// retire moves the episode to its destination, writes the marker file,
+// and removes the journal. Each step is idempotent, so a retirement cut
+// short by a crash is finished by the next run.
+func (p *Publisher) retire(j *Journal) (*Outcome, error) {
+	out := j.Outcome
+	src := filepath.Join(p.dirs.episodes, j.EpisodeID)
+	log := p.log.With("episode", j.EpisodeID)
+	if _, err := os.Lstat(src); err == nil {
+		if err := durable.Rename(src, out.Dest); err != nil {
+			return nil, fmt.Errorf("retire: %w", err)
+		}
+		crashAt(StepMoved)
+	} else if _, err := os.Lstat(out.Dest); err != nil {
+		log.Error("episode is neither in episodes/ nor at its destination; dropping its journal", "dest", out.Dest)
+		return out, p.remove(j.EpisodeID)
+	}
+	name, body := ReasonFile, any(out)
+	if out.Shipped {
+		name, body = VerdictFile, out.Verdict
+	}
+	b, err := json.MarshalIndent(body, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("retire: %w", err)
+	}
+	if err := durable.WriteFile(filepath.Join(out.Dest, name), b, 0o644); err != nil {
+		return nil, fmt.Errorf("retire: %w", err)
+	}
+	crashAt(StepMarked)
+	if err := p.remove(j.EpisodeID); err != nil {
+		return nil, err
+	}
+	crashAt(StepRetired)
+	if out.Shipped {
+		p.o.Metrics.outcome("shipped", p.now())
+		log.Info("shipped", "dest", out.Dest, "attempt", j.Attempt)
+	} else {
+		p.o.Metrics.outcome("quarantined", p.now())
+		log.Warn("quarantined", "reason", out.Reason, "detail", out.Detail, "source", out.Source, "dest", out.Dest, "fix", out.Fix)
+	}
+	return out, nil
+}

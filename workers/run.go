@@ -1,0 +1,260 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cis490/cis490/objectstore"
+)
+
+// backoff is one episode's transient-failure state.
+type backoff struct {
+	failures int
+	next     time.Time
+	err      string
+}
+
+// delay is capped exponential backoff with full jitter: 1 s, 2 s, … 5 min.
+func delay(failures int) time.Duration {
+	d := time.Second << min(failures-1, 9)
+	d = min(d, 5*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// candidates lists the episodes to work on now: every journal, then every
+// ready episode in episodes/, oldest first.
+func (p *Publisher) candidates() (ids []string, backlog int, err error) {
+	journaled, err := p.journals()
+	if err != nil {
+		return nil, 0, err
+	}
+	seen := map[string]bool{}
+	for _, id := range journaled {
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	entries, err := os.ReadDir(p.dirs.episodes)
+	if err != nil {
+		return nil, 0, fmt.Errorf("scan episodes: %w", err)
+	}
+	type ready struct {
+		id  string
+		mod time.Time
+	}
+	var fresh []ready
+	cutoff := p.now().Add(-p.o.Settle)
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || strings.HasPrefix(name, ".") || seen[name] {
+			continue
+		}
+		backlog++
+		dir := filepath.Join(p.dirs.episodes, name)
+		if _, err := os.Lstat(filepath.Join(dir, objectstore.MetaFile)); err != nil {
+			continue // still recording: meta.json is written last
+		}
+		if last := lastChange(dir); last.Before(cutoff) {
+			fresh = append(fresh, ready{name, last})
+		}
+	}
+	slices.SortFunc(fresh, func(a, b ready) int { return a.mod.Compare(b.mod) })
+	for _, r := range fresh {
+		ids = append(ids, r.id)
+	}
+	return ids, backlog + len(journaled), nil
+}
+
+// lastChange is the latest mtime of dir and everything under it.
+func lastChange(dir string) time.Time {
+	var last time.Time
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().After(last) {
+			last = fi.ModTime()
+		}
+		return nil
+	})
+	return last
+}
+
+// claim marks id as held by a worker, unless it is held or backing off.
+func (p *Publisher) claim(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.busy[id] {
+		return false
+	}
+	if b := p.retries[id]; b != nil && p.now().Before(b.next) {
+		return false
+	}
+	p.busy[id] = true
+	return true
+}
+
+// handle runs one episode and keeps its backoff state. It logs a failure
+// when it starts or changes, and the recovery, not every retry.
+func (p *Publisher) handle(ctx context.Context, id string) error {
+	_, err := p.process(ctx, id)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.busy, id)
+	b := p.retries[id]
+	switch {
+	case err == nil:
+		if b != nil {
+			p.log.Info("episode recovered after transient failures", "episode", id, "failures", b.failures)
+			delete(p.retries, id)
+		}
+	case ctx.Err() != nil:
+		// Stopping: the journal holds the state to resume.
+	default:
+		if b == nil {
+			b = &backoff{}
+			p.retries[id] = b
+		}
+		b.failures++
+		b.next = p.now().Add(delay(b.failures))
+		if msg := err.Error(); msg != b.err {
+			b.err = msg
+			p.log.Warn("episode held up; retrying with backoff", "episode", id, "error", err, "failures", b.failures)
+		} else {
+			p.log.Debug("episode still held up", "episode", id, "error", err, "failures", b.failures)
+		}
+	}
+	return err
+}
+
+// Run ships episodes until ctx is done: a scan every Interval hands ready
+// episodes to Concurrency workers. On return every episode is in a state
+// the next Run resumes from.
+func (p *Publisher) Run(ctx context.Context) error {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range p.o.Concurrency {
+		wg.Go(func() {
+			for id := range work {
+				p.handle(ctx, id)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+	t := time.NewTicker(p.o.Interval)
+	defer t.Stop()
+	for {
+		p.pass(ctx, work)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// pass is one scan. It never blocks on busy workers, so that it ends, and
+// proves to the watchdog that the loop is alive, whatever the uploads do.
+func (p *Publisher) pass(ctx context.Context, work chan<- string) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("scan pass panicked", "panic", r)
+		}
+		if p.o.OnPass != nil {
+			p.o.OnPass()
+		}
+	}()
+	ids, backlog, err := p.candidates()
+	if err != nil {
+		p.log.Warn("scan failed", "error", err)
+		return
+	}
+	p.o.Metrics.backlog(backlog)
+	for _, id := range ids {
+		if !p.claim(id) {
+			continue
+		}
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			p.unclaim(id)
+			return
+		default:
+			p.unclaim(id) // every worker busy: the next pass comes back
+			return
+		}
+	}
+}
+
+func (p *Publisher) unclaim(id string) {
+	p.mu.Lock()
+	delete(p.busy, id)
+	p.mu.Unlock()
+}
+
+// Summary is what RunOnce did.
+type Summary struct {
+	Shipped     []string
+	Quarantined []string
+	// Failed maps an episode that could not be finished to its error.
+	Failed map[string]string
+	// Unsettled counts episodes skipped because still being written.
+	Unsettled int
+}
+
+// RunOnce ships the backlog as it stands, every episode once, with no
+// retry of transient failures, and reports what happened to each.
+func (p *Publisher) RunOnce(ctx context.Context) (Summary, error) {
+	s := Summary{Failed: map[string]string{}}
+	ids, backlog, err := p.candidates()
+	if err != nil {
+		return s, err
+	}
+	s.Unsettled = backlog - len(ids)
+	var mu sync.Mutex
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range p.o.Concurrency {
+		wg.Go(func() {
+			for id := range work {
+				out, err := p.process(ctx, id)
+				mu.Lock()
+				switch {
+				case err != nil:
+					s.Failed[id] = err.Error()
+				case out.Shipped:
+					s.Shipped = append(s.Shipped, id)
+				default:
+					s.Quarantined = append(s.Quarantined, id+": "+string(out.Reason))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	slices.Sort(s.Shipped)
+	slices.Sort(s.Quarantined)
+	if ctx.Err() != nil {
+		return s, ctx.Err()
+	}
+	if len(s.Failed) > 0 {
+		return s, errors.New("some episodes could not be shipped")
+	}
+	return s, nil
+}

@@ -1,0 +1,322 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
+)
+
+// Steps after which crashAt is called: the fault-injection points of the
+// state machine, one per durable transition.
+const (
+	StepPreflightJournaled = "preflight-journaled" // local rejection recorded, nothing moved
+	StepJournaled          = "journaled"           // outbox/<id>.json created, uploading
+	StepSegmentSent        = "segment-sent"        // a segment stored, upload not finished
+	StepUploaded           = "uploaded"            // manifest in the journal, submitting
+	StepPublished          = "published"           // manifest published, journal not yet waiting
+	StepSubmitted          = "submitted"           // journal waiting
+	StepCorruptRetry       = "corrupt-retry"       // corrupt verdict: back to uploading
+	StepVerdict            = "verdict"             // verdict in the journal, retiring
+	StepMoved              = "moved"               // episode moved to shipped/ or quarantine/
+	StepMarked             = "marked"              // verdict.json or quarantine_reason.json written
+	StepRetired            = "retired"             // journal removed
+)
+
+// crashAt is the fault-injection seam; see SetCrashHook.
+var crashAt = func(step string) {}
+
+// SetCrashHook sets the function called after each step. For
+// fault-injection tests only (`cis490 publish` arms it from
+// CIS490_FAULT_CRASH_AT).
+func SetCrashHook(f func(step string)) { crashAt = f }
+
+// Outcome is how an episode leaves the publisher.
+type Outcome struct {
+	Shipped     bool                    `json:"shipped"`
+	Reason      subjects.Reason         `json:"reason"`
+	Detail      string                  `json:"detail,omitempty"`
+	Source      string                  `json:"source"` // "hub" or "pre-flight"
+	CodeVersion objectstore.CodeVersion `json:"code_version"`
+	Verdict     *objectstore.Verdict    `json:"verdict,omitempty"`
+	Fix         string                  `json:"fix,omitempty"`
+	Dest        string                  `json:"dest"`
+	Time        time.Time               `json:"time"`
+}
+
+// errPermanent marks an upload failure that retrying cannot fix: the
+// episode goes to quarantine as malformed.
+type errPermanent struct{ err error }
+
+func (e errPermanent) Error() string { return e.err.Error() }
+func (e errPermanent) Unwrap() error { return e.err }
+
+// errVerdictTimeout means no verdict came within VerdictTimeout.
+var errVerdictTimeout = errors.New("no verdict within the verdict timeout")
+
+// process drives one episode through the state machine as far as it can
+// go now. It returns nil once the episode is retired, or the transient
+// error that stopped it; the journal says where to resume.
+func (p *Publisher) process(ctx context.Context, id string) (*Outcome, error) {
+	j, err := p.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if j == nil {
+		if j, err = p.begin(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	log := p.log.With("episode", id)
+	for {
+		switch j.State {
+		case Uploading:
+			m, err := p.upload(ctx, id, j)
+			var perm errPermanent
+			if errors.As(err, &perm) {
+				if err := p.toRetiring(j, p.localOutcome(id, subjects.Malformed, perm.Error(), objectstore.CodeVersion{})); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("upload: %w", err)
+			}
+			j.Manifest = &m
+			j.MsgID = subjects.MsgID(p.o.Host, id, m.ArchiveSHA256, j.Attempt)
+			j.State = Submitting
+			if err := p.save(j); err != nil {
+				return nil, err
+			}
+			log.Info("uploaded", "segments", len(m.Segments), "archive_bytes", m.ArchiveBytes, "attempt", j.Attempt)
+			crashAt(StepUploaded)
+		case Submitting:
+			if err := p.submit(ctx, j); err != nil {
+				return nil, err
+			}
+			crashAt(StepPublished)
+			j.State, j.SubmittedAt = Waiting, p.now().UTC()
+			if err := p.save(j); err != nil {
+				return nil, err
+			}
+			log.Info("submitted", "submission", j.MsgID)
+			crashAt(StepSubmitted)
+		case Waiting:
+			v, err := p.awaitVerdict(ctx, j)
+			if errors.Is(err, errVerdictTimeout) {
+				log.Warn("no verdict yet; submitting again", "submission", j.MsgID, "waited", p.o.VerdictTimeout)
+				j.State = Submitting
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if v.Reason == subjects.Corrupt && j.CorruptRetries < p.o.CorruptRetries {
+				j.CorruptRetries++
+				j.Attempt++
+				j.State, j.Manifest, j.MsgID = Uploading, nil, ""
+				if err := p.save(j); err != nil {
+					return nil, err
+				}
+				log.Warn("hub found the upload corrupt; uploading again", "detail", v.Detail, "retry", j.CorruptRetries, "of", p.o.CorruptRetries)
+				crashAt(StepCorruptRetry)
+				continue
+			}
+			if err := p.toRetiring(j, p.hubOutcome(id, v)); err != nil {
+				return nil, err
+			}
+			log.Info("verdict", "reason", v.Reason, "detail", v.Detail)
+			crashAt(StepVerdict)
+		case Retiring:
+			return p.retire(j)
+		default:
+			return nil, fmt.Errorf("journal %s: unknown state %q", p.journalPath(id), j.State)
+		}
+	}
+}
+
+// begin runs pre-flight on a new episode and writes its first journal.
+func (p *Publisher) begin(ctx context.Context, id string) (*Journal, error) {
+	j := &Journal{Host: p.o.Host, EpisodeID: id, Attempt: 1, CreatedAt: p.now().UTC()}
+	if out := p.preflight(ctx, id); out != nil {
+		if err := p.toRetiring(j, out); err != nil {
+			return nil, err
+		}
+		p.log.Warn("pre-flight rejected episode", "episode", id, "reason", out.Reason, "detail", out.Detail)
+		crashAt(StepPreflightJournaled)
+		return j, nil
+	}
+	j.State = Uploading
+	if err := p.save(j); err != nil {
+		return nil, err
+	}
+	p.log.Info("shipping episode", "episode", id)
+	crashAt(StepJournaled)
+	return j, nil
+}
+
+// preflight returns the outcome of an episode that must not be uploaded,
+// or nil. It never trusts more than it must: when the window cannot be
+// read, the episode ships and the receiver decides.
+func (p *Publisher) preflight(ctx context.Context, id string) *Outcome {
+	if err := subjects.ValidateEpisode(id); err != nil {
+		return p.localOutcome(id, subjects.Malformed, "episode directory name: "+err.Error(), objectstore.CodeVersion{})
+	}
+	meta, err := objectstore.ReadMeta(filepath.Join(p.dirs.episodes, id))
+	switch {
+	case errors.Is(err, objectstore.ErrNotStamped):
+		return p.localOutcome(id, subjects.Unstamped, err.Error(), meta.CodeVersion)
+	case err != nil:
+		return p.localOutcome(id, subjects.Malformed, err.Error(), objectstore.CodeVersion{})
+	case meta.EpisodeID != id:
+		return p.localOutcome(id, subjects.Malformed,
+			fmt.Sprintf("directory %s holds meta.json of episode %q", id, meta.EpisodeID), meta.CodeVersion)
+	}
+	if p.o.Window != nil {
+		ok, err := p.o.Window.Allows(ctx, meta.CodeVersion.Commit)
+		if err != nil {
+			p.log.Debug("window unreadable; shipping, the receiver decides", "episode", id, "error", err)
+		} else if !ok {
+			return p.localOutcome(id, subjects.OutOfWindow,
+				fmt.Sprintf("commit %s is not in the hub's window %s", meta.CodeVersion.Commit, subjects.WindowBucket), meta.CodeVersion)
+		}
+	}
+	return nil
+}
+
+// upload packs and stores the episode's segments.
+func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectstore.Manifest, error) {
+	dir := filepath.Join(p.dirs.episodes, id)
+	if _, err := os.Stat(dir); err != nil {
+		return objectstore.Manifest{}, errPermanent{fmt.Errorf("episode directory vanished: %w", err)}
+	}
+	var task Task
+	if p.o.Progress != nil {
+		task = p.o.Progress.Start(id, dirSize(dir))
+	}
+	first := true
+	m, err := objectstore.Upload(ctx, p.store, dir, objectstore.UploadOptions{
+		Host: p.o.Host, SegmentSize: p.o.SegmentSize, SpoolDir: p.dirs.outbox,
+		Throttle: func(r io.Reader) io.Reader {
+			if p.o.Throttle != nil {
+				r = p.o.Throttle(ctx, r)
+			}
+			return r
+		},
+		Progress: func(_ int, seg objectstore.Segment, sent bool) {
+			if sent {
+				p.o.Metrics.sent(seg.Size)
+			}
+			if task != nil {
+				task.Add(seg.Size)
+			}
+			if sent && first {
+				first = false
+				crashAt(StepSegmentSent)
+			}
+		},
+	})
+	if task != nil {
+		if err != nil {
+			task.Done("upload interrupted: " + err.Error())
+		} else {
+			task.Done(fmt.Sprintf("uploaded %s: %d segments, awaiting verdict", id, len(m.Segments)))
+		}
+	}
+	switch {
+	case err == nil:
+		return m, nil
+	case errors.Is(err, objectstore.ErrUnsupportedFile), errors.Is(err, objectstore.ErrBadName),
+		errors.Is(err, objectstore.ErrMetaMissing), errors.Is(err, objectstore.ErrMetaNotJSON),
+		errors.Is(err, objectstore.ErrMetaMissingField), errors.Is(err, objectstore.ErrMetaBadField),
+		errors.Is(err, objectstore.ErrMetaTooLarge), errors.Is(err, objectstore.ErrBadManifest):
+		return m, errPermanent{err}
+	}
+	return m, err
+}
+
+// submit publishes the manifest. A publish repeated after a crash or a
+// timeout carries the same Nats-Msg-Id and is dropped by the stream.
+func (p *Publisher) submit(ctx context.Context, j *Journal) error {
+	body, err := json.Marshal(j.Manifest)
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	msg := nats.NewMsg(subjects.SubmitSubject(p.o.Host))
+	msg.Data = body
+	msg.Header.Set(subjects.HeaderMsgID, j.MsgID)
+	msg.Header.Set(subjects.HeaderHost, p.o.Host)
+	msg.Header.Set(subjects.HeaderEpisode, j.EpisodeID)
+	msg.Header.Set(subjects.HeaderArchiveSHA256, j.Manifest.ArchiveSHA256)
+	msg.Header.Set(subjects.HeaderManifestVersion, fmt.Sprint(objectstore.ManifestVersion))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("submit %s: %w", j.MsgID, err)
+	}
+	return nil
+}
+
+// awaitVerdict watches the episode's verdict key until the verdict of this
+// submission is done. A verdict written while the publisher was down is
+// the watch's first value.
+func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.Verdict, error) {
+	key := subjects.VerdictKey(p.o.Host, j.EpisodeID)
+	wait := p.o.VerdictTimeout - p.now().Sub(j.SubmittedAt)
+	if wait <= 0 {
+		return objectstore.Verdict{}, errVerdictTimeout
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	w, err := p.verdicts.Watch(ctx, key)
+	if err != nil {
+		return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: %w", key, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return objectstore.Verdict{}, err
+			}
+			return objectstore.Verdict{}, errVerdictTimeout
+		case e, ok := <-w.Updates():
+			if !ok {
+				return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: closed", key)
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			v, err := objectstore.ParseVerdict(e.Value())
+			if err != nil || !v.Done || v.Submission != j.MsgID {
+				continue
+			}
+			return v, nil
+		}
+	}
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
