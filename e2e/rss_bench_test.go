@@ -94,7 +94,7 @@ func receiverPeakRSS(b *testing.B, size int64) int64 {
 }
 
 // vmHWM reads a process's peak resident set size from /proc.
-func vmHWM(b *testing.B, pid int) int64 {
+func vmHWM(b testing.TB, pid int) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
@@ -115,7 +115,8 @@ func vmHWM(b *testing.B, pid int) int64 {
 }
 
 // writeNoise writes size bytes that compress poorly, 8 MiB at a time.
-func writeNoise(b *testing.B, p string, size int64) {
+func writeNoise(b testing.TB, p string, size int64) {
+	b.Helper()
 	f, err := os.Create(p)
 	if err != nil {
 		b.Fatal(err)

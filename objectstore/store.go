@@ -23,7 +23,16 @@ import (
 const (
 	DefaultMinRate = 256 << 10 // bytes per second: 2 Mbit/s
 	DefaultSlack   = 30 * time.Second
+	// DefaultLinkGrace is how long the connection may stay down before a
+	// transfer in progress is abandoned with ErrLinkDown. Shorter drops are
+	// absorbed by the client's reconnect buffer and go unnoticed.
+	DefaultLinkGrace = 10 * time.Second
 )
+
+// ErrLinkDown is returned by Put and by a segment reader when the
+// connection to the hub stayed down longer than the link grace: the
+// transfer is abandoned, to be resumed, instead of waiting out its deadline.
+var ErrLinkDown = errors.New("link to the hub down")
 
 // Store keeps the segments of one host's episodes in that host's object
 // bucket. Objects are named subjects.SegmentObject(episode, sha256), so a
@@ -34,6 +43,7 @@ type Store struct {
 	obs     jetstream.ObjectStore
 	minRate int64
 	slack   time.Duration
+	grace   time.Duration
 
 	mu     sync.Mutex
 	bucket string
@@ -42,7 +52,57 @@ type Store struct {
 
 // NewStore returns a Store on the object bucket obs, reached through js.
 func NewStore(js jetstream.JetStream, obs jetstream.ObjectStore) *Store {
-	return &Store{js: js, obs: obs, minRate: DefaultMinRate, slack: DefaultSlack}
+	return &Store{js: js, obs: obs, minRate: DefaultMinRate, slack: DefaultSlack, grace: DefaultLinkGrace}
+}
+
+// SetLinkGrace sets how long the connection may be down before a transfer
+// in progress is abandoned with ErrLinkDown.
+func (s *Store) SetLinkGrace(d time.Duration) {
+	if d > 0 {
+		s.grace = d
+	}
+}
+
+// guard returns a context that is cancelled with ErrLinkDown once the
+// connection has been down for the link grace.
+func (s *Store) guard(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	nc := s.js.Conn()
+	if nc == nil {
+		return ctx, func() { cancel(nil) }
+	}
+	go func() {
+		t := time.NewTicker(min(s.grace/10, time.Second))
+		defer t.Stop()
+		var down time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if nc.IsConnected() {
+					down = time.Time{}
+					continue
+				}
+				if down.IsZero() {
+					down = now
+				}
+				if now.Sub(down) >= s.grace {
+					cancel(fmt.Errorf("%w: disconnected for %v", ErrLinkDown, now.Sub(down).Round(time.Second)))
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
+// linkErr prefers the reason ctx was cancelled with, if it is ErrLinkDown.
+func linkErr(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLinkDown) {
+		return cause
+	}
+	return err
 }
 
 // chunkStream returns the bucket's name and its underlying stream.
@@ -121,9 +181,11 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 	name := subjects.SegmentObject(episode, seg.SHA256)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout(seg.Size))
 	defer cancel()
+	ctx, unguard := s.guard(ctx)
+	defer unguard()
 	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: name}, io.LimitReader(r, seg.Size+1))
 	if err != nil {
-		return false, fmt.Errorf("put segment %s: %w", name, err)
+		return false, fmt.Errorf("put segment %s: %w", name, linkErr(ctx, err))
 	}
 	want, _ := digestValue(seg.SHA256)
 	if int64(info.Size) != seg.Size || info.Digest != want {
@@ -145,7 +207,9 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 // the server: this keeps the hub's memory flat whatever the episode size.
 func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadCloser, error) {
 	name := subjects.SegmentObject(episode, seg.SHA256)
-	ctx, cancel := context.WithTimeout(ctx, s.timeout(seg.Size))
+	ctx, cancelTimeout := context.WithTimeout(ctx, s.timeout(seg.Size))
+	ctx, unguard := s.guard(ctx)
+	cancel := func() { unguard(); cancelTimeout() }
 	fail := func(err error) (io.ReadCloser, error) {
 		cancel()
 		return nil, err
@@ -198,7 +262,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		}
 		msg, err := c.it.Next(jetstream.NextContext(c.ctx))
 		if err != nil {
-			return 0, err
+			return 0, linkErr(c.ctx, err)
 		}
 		c.buf = msg.Data()
 		c.left--

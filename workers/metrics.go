@@ -21,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cis490_publisher_episodes_total", Help: "Episodes retired, by outcome (shipped, quarantined).",
 		}, []string{"outcome"}),
 		Bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cis490_publisher_sent_bytes_total", Help: "Segment bytes sent to the hub (segments already stored are not counted).",
+			Name: "cis490_publisher_sent_bytes_total", Help: "Bytes read for sending to the hub, including segments cut off and sent again; segments already stored are not sent.",
 		}),
 		Backlog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cis490_publisher_backlog_episodes", Help: "Episodes in episodes/ not yet retired.",

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +40,7 @@ type Options struct {
 	// it is published again (same Nats-Msg-Id; default 10 min).
 	VerdictTimeout time.Duration
 	// CorruptRetries is how many times a corrupt episode is uploaded again
-	// before it is quarantined (default 3).
+	// before it is quarantined (0: the default, 3; negative: none).
 	CorruptRetries int
 	// Throttle wraps every segment's reader: the bandwidth cap.
 	Throttle func(context.Context, io.Reader) io.Reader
@@ -80,6 +81,8 @@ type Publisher struct {
 	dirs     dirs
 
 	mu      sync.Mutex
+	backlog atomic.Int64
+	passes  int                 // scan passes run, by Run's goroutine only
 	busy    map[string]bool     // episodes a worker holds
 	retries map[string]*backoff // episodes failing transiently
 }
@@ -112,8 +115,11 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 	if o.VerdictTimeout <= 0 {
 		o.VerdictTimeout = 10 * time.Minute
 	}
-	if o.CorruptRetries <= 0 {
+	switch {
+	case o.CorruptRetries == 0:
 		o.CorruptRetries = 3
+	case o.CorruptRetries < 0:
+		o.CorruptRetries = 0
 	}
 	if o.Interval <= 0 {
 		o.Interval = 5 * time.Second

@@ -16,6 +16,14 @@ import (
 	"github.com/cis490/cis490/objectstore"
 )
 
+// passHook runs at the start of every scan pass, numbered from 1: the seam
+// of the watchdog tests, which make a pass panic or hang.
+var passHook = func(n int) {}
+
+// SetPassHook sets the function run at the start of each scan pass. For
+// watchdog tests only (`cis490 publish` arms it from CIS490_FAULT_PASS).
+func SetPassHook(f func(n int)) { passHook = f }
+
 // backoff is one episode's transient-failure state.
 type backoff struct {
 	failures int
@@ -140,11 +148,13 @@ func (p *Publisher) handle(ctx context.Context, id string) error {
 // the next Run resumes from.
 func (p *Publisher) Run(ctx context.Context) error {
 	work := make(chan string)
+	slots := make(chan struct{}, p.o.Concurrency) // one per idle-or-busy worker
 	var wg sync.WaitGroup
 	for range p.o.Concurrency {
 		wg.Go(func() {
 			for id := range work {
 				p.handle(ctx, id)
+				<-slots
 			}
 		})
 	}
@@ -153,7 +163,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	t := time.NewTicker(p.o.Interval)
 	defer t.Stop()
 	for {
-		p.pass(ctx, work)
+		p.pass(ctx, work, slots)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -164,7 +174,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 // pass is one scan. It never blocks on busy workers, so that it ends, and
 // proves to the watchdog that the loop is alive, whatever the uploads do.
-func (p *Publisher) pass(ctx context.Context, work chan<- string) {
+func (p *Publisher) pass(ctx context.Context, work chan<- string, slots chan struct{}) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("scan pass panicked", "panic", r)
@@ -173,23 +183,32 @@ func (p *Publisher) pass(ctx context.Context, work chan<- string) {
 			p.o.OnPass()
 		}
 	}()
+	p.passes++
+	passHook(p.passes)
 	ids, backlog, err := p.candidates()
 	if err != nil {
 		p.log.Warn("scan failed", "error", err)
 		return
 	}
 	p.o.Metrics.backlog(backlog)
+	p.backlog.Store(int64(backlog))
 	for _, id := range ids {
 		if !p.claim(id) {
 			continue
 		}
 		select {
-		case work <- id:
-		case <-ctx.Done():
-			p.unclaim(id)
-			return
+		case slots <- struct{}{}:
 		default:
 			p.unclaim(id) // every worker busy: the next pass comes back
+			return
+		}
+		// A slot is ours, so a worker is free or about to be: this send
+		// waits at most for it to finish its previous episode's bookkeeping.
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			<-slots
+			p.unclaim(id)
 			return
 		}
 	}
@@ -258,3 +277,7 @@ func (p *Publisher) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	return s, nil
 }
+
+// Backlog is the number of episodes in episodes/ and outbox/ not yet
+// retired, as of the last scan.
+func (p *Publisher) Backlog() int { return int(p.backlog.Load()) }

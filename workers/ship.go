@@ -211,12 +211,9 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 			if p.o.Throttle != nil {
 				r = p.o.Throttle(ctx, r)
 			}
-			return r
+			return sentCounter{r, p.o.Metrics}
 		},
 		Progress: func(_ int, seg objectstore.Segment, sent bool) {
-			if sent {
-				p.o.Metrics.sent(seg.Size)
-			}
 			if task != nil {
 				task.Add(seg.Size)
 			}
@@ -230,7 +227,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		if err != nil {
 			task.Done("upload interrupted: " + err.Error())
 		} else {
-			task.Done(fmt.Sprintf("uploaded %s: %d segments, awaiting verdict", id, len(m.Segments)))
+			task.Done(fmt.Sprintf("uploaded: %d segments, awaiting verdict", len(m.Segments)))
 		}
 	}
 	switch {
@@ -319,4 +316,17 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// sentCounter counts every byte read for sending, a partial segment cut
+// off by a failure included: what the link really carried.
+type sentCounter struct {
+	r io.Reader
+	m *Metrics
+}
+
+func (c sentCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.m.sent(int64(n))
+	return n, err
 }

@@ -10,8 +10,12 @@ import (
 	"github.com/cis490/cis490/config"
 )
 
-// configRoles lists the roles whose configuration cis490 config knows.
-const configRoles = "receiver"
+// Roles whose configuration cis490 config knows.
+const (
+	roleReceiver  = "receiver"
+	rolePublisher = "publisher"
+	configRoles   = roleReceiver + " or " + rolePublisher
+)
 
 func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -19,10 +23,13 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "Check a daemon's TOML configuration, or print the default one",
 		Long: `Check a daemon's TOML configuration file, or print the default one.
 
-A configuration is the defaults, overridden by the file, overridden by the
-environment: CIS490_<TABLE>_<KEY> (CIS490_RECEIVE_CONCURRENCY=4), and
-NATS_URL, NATS_CREDS, NATS_CONTEXT, NATS_CERT, NATS_KEY, NATS_CA for [nats].
-Unknown keys are errors. Exit status 2 means the configuration is invalid.`,
+Two roles have one: the hub receiver (receiver.toml) and the lab-host
+publisher (lab-host.toml, which must set host_id). A configuration is the
+defaults, overridden by the file, overridden by the environment:
+CIS490_<TABLE>_<KEY> (CIS490_RECEIVE_CONCURRENCY=4, CIS490_SHIP_MAX_RATE=2MiB),
+CIS490_<KEY> for top-level keys (CIS490_HOST_ID), and NATS_URL, NATS_CREDS,
+NATS_CONTEXT, NATS_CERT, NATS_KEY, NATS_CA for [nats]. Unknown keys are
+errors. Exit status 2 means the configuration is invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -33,12 +40,15 @@ Unknown keys are errors. Exit status 2 means the configuration is invalid.`,
 func newConfigCheckCmd(_ *globals) *cobra.Command {
 	var path, role string
 	cmd := &cobra.Command{
-		Use:   "check --config FILE [--role receiver]",
+		Use:   "check --config FILE [--role receiver|publisher]",
 		Short: "Load and validate a configuration; print the effective one",
 		Long: `Load FILE as the configuration of --role, apply the environment, validate
 it, and print "ok: FILE (role)" and the effective configuration as TOML
 (passwords and tokens in URLs redacted). Exit status 0 if it is valid, 2
-with the reason if not.`,
+with the reason if not.
+
+Without --role, a file with a top-level host_id key is a publisher's
+(lab-host.toml), any other file a receiver's (receiver.toml).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runConfigCheck(cmd.OutOrStdout(), path, role)
@@ -46,7 +56,7 @@ with the reason if not.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&path, "config", "", "TOML file to check (required)")
-	f.StringVar(&role, "role", "receiver", "whose configuration it is: "+configRoles)
+	f.StringVar(&role, "role", "", "whose configuration it is: "+configRoles+" (default: publisher if the file sets host_id, else receiver)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -54,36 +64,55 @@ with the reason if not.`,
 func newConfigDefaultCmd(_ *globals) *cobra.Command {
 	var role string
 	cmd := &cobra.Command{
-		Use:   "default [--role receiver]",
+		Use:   "default [--role receiver|publisher]",
 		Short: "Print the default configuration, every key commented",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runConfigDefault(cmd.OutOrStdout(), role)
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", "receiver", "whose configuration: "+configRoles)
+	cmd.Flags().StringVar(&role, "role", roleReceiver, "whose configuration: "+configRoles)
 	return cmd
 }
 
 // checkRole returns a usage error unless role is one cis490 config knows.
 func checkRole(role string) error {
 	switch role {
-	case "receiver":
+	case roleReceiver, rolePublisher:
 		return nil
-	case "publisher":
-		return usageErrorf("--role publisher: not supported yet, the publisher's configuration lands with the publisher; today only --role receiver")
 	default:
-		return usageErrorf("--role %q: want %s (publisher lands later)", role, configRoles)
+		return usageErrorf("--role %q: want %s", role, configRoles)
 	}
 }
 
 // runConfigCheck loads and validates the configuration of role at path and
-// prints the effective configuration. Every error is a usage error.
+// prints the effective configuration. An empty role is inferred from the
+// file: publisher if it has a top-level host_id, else receiver. Every error
+// is a usage error.
 func runConfigCheck(out io.Writer, path, role string) error {
+	if role == "" {
+		role = roleReceiver
+		if config.HasHostID(path) {
+			role = rolePublisher
+		}
+	}
 	if err := checkRole(role); err != nil {
 		return err
 	}
-	r, err := config.LoadReceiver(path)
+	var (
+		effective any
+		err       error
+	)
+	switch role {
+	case rolePublisher:
+		var p config.Publisher
+		p, err = config.LoadPublisher(path)
+		effective = p.Redacted()
+	default:
+		var r config.Receiver
+		r, err = config.LoadReceiver(path)
+		effective = r.Redacted()
+	}
 	if err != nil {
 		if !errors.Is(err, config.ErrInvalid) {
 			err = fmt.Errorf("check %s: %w", path, err)
@@ -92,13 +121,16 @@ func runConfigCheck(out io.Writer, path, role string) error {
 	}
 	fmt.Fprintf(out, "ok: %s (%s)\n", path, role)
 	fmt.Fprintf(out, "# effective configuration: defaults, then %s, then the environment\n", path)
-	return config.Encode(out, r.Redacted())
+	return config.Encode(out, effective)
 }
 
 // runConfigDefault prints the commented default configuration of role.
 func runConfigDefault(out io.Writer, role string) error {
 	if err := checkRole(role); err != nil {
 		return err
+	}
+	if role == rolePublisher {
+		return config.WriteLabHostExample(out)
 	}
 	return config.WriteReceiverExample(out)
 }

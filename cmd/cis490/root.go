@@ -71,6 +71,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newHubCmd(g))
 	root.AddCommand(newReceiveCmd(g))
+	root.AddCommand(newPublishCmd(g))
 	root.AddCommand(newWindowCmd(g))
 	root.AddCommand(newConfigCmd(g))
 	return root

@@ -1,0 +1,302 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
+	"github.com/cis490/cis490/workers"
+)
+
+// labEpisode writes dataDir/episodes/<id> with a meta.json (stamped unless
+// commit is "") and a data file of size bytes.
+func labEpisode(t testing.TB, dataDir, id, commit string, size int64) string {
+	t.Helper()
+	dir := filepath.Join(dataDir, "episodes", id)
+	os.MkdirAll(dir, 0o755)
+	meta := `{"episode_id":"` + id + `","recorded_at":"2026-11-20T14:03:11Z"`
+	if commit != "" {
+		meta += `,"code_version":{"commit":"` + commit + `"}`
+	}
+	os.WriteFile(filepath.Join(dir, "meta.json"), []byte(meta+"}"), 0o644)
+	writeNoise(t, filepath.Join(dir, "data.bin"), size)
+	// Settled: older than any settle time.
+	old := time.Now().Add(-time.Hour)
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, _ error) error { return os.Chtimes(p, old, old) })
+	return dir
+}
+
+// publishCmd runs `cis490 publish` for host lab1 on dataDir.
+func publishCmd(url, dataDir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, append([]string{"publish", "--server", url, "--host-id", "lab1", "--data-dir", dataDir, "--log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "CIS490_SHIP_SETTLE=1s", "CIS490_SHIP_SEGMENT_SIZE=64KiB")
+	return cmd
+}
+
+// TestPublisherCrashAtEveryStep kills `cis490 publish --once` with SIGKILL
+// right after each transition of the state machine, runs it again, and
+// checks the episode ends exactly once in shipped/ or quarantine/, never
+// both, never lost, with one accepted copy on the hub.
+func TestPublisherCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
+	good := []string{workers.StepJournaled, workers.StepSegmentSent, workers.StepUploaded, workers.StepPublished,
+		workers.StepSubmitted, workers.StepVerdict, workers.StepMoved, workers.StepMarked, workers.StepRetired}
+	bad := []string{workers.StepPreflightJournaled, workers.StepMoved, workers.StepMarked, workers.StepRetired}
+	for _, step := range good {
+		t.Run("shipped-"+step, func(t *testing.T) { t.Parallel(); publisherCrashCase(t, step, true) })
+	}
+	for _, step := range bad {
+		t.Run("quarantined-"+step, func(t *testing.T) { t.Parallel(); publisherCrashCase(t, step, false) })
+	}
+}
+
+func publisherCrashCase(t *testing.T, step string, stamped bool) {
+	h := startHub(t, t.TempDir(), freePort(t))
+	startReceiver(t, h.url, t.TempDir(), "")
+	data := t.TempDir()
+	commit := ""
+	if stamped {
+		commit = "0123456789abcdef0123456789abcdef01234567"
+	}
+	labEpisode(t, data, "ep-x", commit, 300<<10)
+
+	var out bytes.Buffer
+	first := publishCmd(h.url, data, "--once")
+	first.Env = append(first.Env, "CIS490_FAULT_CRASH_AT="+step)
+	first.Stdout, first.Stderr = &out, &out
+	err := first.Run()
+	ws, _ := first.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("publisher armed to crash at %s ended with %v, want SIGKILL\n%s", step, err, out.String())
+	}
+	out.Reset()
+	second := publishCmd(h.url, data, "--once")
+	second.Stdout, second.Stderr = &out, &out
+	if err := second.Run(); err != nil {
+		t.Fatalf("publisher after the crash: %v\n%s", err, out.String())
+	}
+
+	shipped := exists(filepath.Join(data, "shipped", "ep-x", workers.VerdictFile))
+	quarantined := exists(filepath.Join(data, "quarantine", "ep-x", workers.ReasonFile))
+	if shipped == quarantined || shipped != stamped {
+		t.Fatalf("shipped=%v quarantined=%v, want exactly one (stamped=%v)\n%s", shipped, quarantined, stamped, out.String())
+	}
+	for _, d := range []string{"episodes", "outbox"} {
+		if entries, _ := os.ReadDir(filepath.Join(data, d)); len(entries) != 0 {
+			t.Fatalf("%s/ holds %d entries after the episode retired", d, len(entries))
+		}
+	}
+	for _, d := range []string{"shipped", "quarantine"} {
+		entries, _ := os.ReadDir(filepath.Join(data, d))
+		if len(entries) > 1 {
+			t.Fatalf("%s/ holds %d copies", d, len(entries))
+		}
+	}
+	_, js := hubtest.Connect(t, h.url)
+	s, err := js.Stream(t.Context(), subjects.AcceptedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(t.Context())
+	want := uint64(0)
+	if stamped {
+		want = 1
+	}
+	if info.State.Msgs != want {
+		t.Fatalf("hub announced %d accepted copies, want %d", info.State.Msgs, want)
+	}
+	if !stamped {
+		// Pre-flight rejected it: nothing was uploaded at all.
+		obs, err := js.ObjectStore(t.Context(), subjects.EpisodeBucket("lab1"))
+		if err == nil {
+			if infos, _ := obs.List(t.Context()); len(infos) != 0 {
+				t.Fatalf("unstamped episode left %d objects on the hub", len(infos))
+			}
+		}
+	}
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestResumeAfterHubStop ships a 1 GiB episode; when about half of it has
+// been sent the hub is stopped, then started again on the same store. The
+// publisher daemon resumes and re-sends at most one 64 MiB segment.
+func TestResumeAfterHubStop(t *testing.T) {
+	t.Parallel()
+	store, port := t.TempDir(), freePort(t)
+	h := startHub(t, store, port)
+	startReceiver(t, h.url, t.TempDir(), "")
+	data := t.TempDir()
+	const size = 1 << 30
+	labEpisode(t, data, "ep-big", "0123456789abcdef0123456789abcdef01234567", size)
+
+	mport := freePort(t)
+	pub := publishCmd(h.url, data)
+	pub.Env = append(pub.Env, "CIS490_SHIP_SEGMENT_SIZE=64MiB", "CIS490_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(mport))
+	var out syncBuffer
+	pub.Stdout, pub.Stderr = &out, &out
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pub.Process.Signal(syscall.SIGTERM)
+		pub.Wait()
+		if t.Failed() {
+			t.Logf("publisher output:\n%s", out.String())
+		}
+	})
+	sent := func() float64 {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "cis490_publisher_sent_bytes_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		return -1
+	}
+	hubtest.CheckFor(t, 5*time.Minute, 20*time.Millisecond, func() error {
+		if s := sent(); s < size/2+16<<20 { // mid-segment
+			return fmt.Errorf("sent %v bytes", s)
+		}
+		return nil
+	})
+	atCut := sent()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Wait()
+	// Keep the hub down until the upload has really failed (the client's
+	// reconnect buffer absorbs a short outage), then bring it back.
+	hubtest.CheckFor(t, 2*time.Minute, 20*time.Millisecond, func() error {
+		if !strings.Contains(out.String(), "episode held up; retrying with backoff") {
+			return fmt.Errorf("publisher has not noticed the hub is gone")
+		}
+		return nil
+	})
+	h = startHub(t, store, port)
+	startReceiver(t, h.url, t.TempDir(), "")
+
+	verdict := filepath.Join(data, "shipped", "ep-big", workers.VerdictFile)
+	hubtest.CheckFor(t, 10*time.Minute, 100*time.Millisecond, func() error {
+		if !exists(verdict) {
+			return fmt.Errorf("not shipped yet; sent %v", sent())
+		}
+		return nil
+	})
+	_, js := hubtest.Connect(t, h.url)
+	kv, _ := js.KeyValue(context.Background(), subjects.VerdictsBucket)
+	e, err := kv.Get(context.Background(), subjects.VerdictKey("lab1", "ep-big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := objectstore.ParseVerdict(e.Value())
+	total := sent()
+	t.Logf("archive %d bytes; sent %.0f before the stop, %.0f in all; re-sent %.0f", v.ArchiveBytes, atCut, total, total-float64(v.ArchiveBytes))
+	if v.Reason != subjects.Accepted || total > float64(v.ArchiveBytes+objectstore.DefaultSegmentSize) {
+		t.Fatalf("verdict %q; sent %.0f bytes for a %d-byte archive: more than one segment re-sent", v.Reason, total, v.ArchiveBytes)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestPublisherWatchdog runs `cis490 publish` under a fake systemd with a
+// 1 s watchdog and a scan every 100 ms: READY=1 arrives and WATCHDOG=1 keeps
+// coming, also after a scan pass that panics; once a pass hangs, no
+// WATCHDOG=1 comes at all, so systemd would kill and restart the daemon.
+func TestPublisherWatchdog(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, t.TempDir(), freePort(t))
+	run := func(t *testing.T, fault string) (*sdSocket, *syncBuffer) {
+		sd := listenNotify(t)
+		cmd := publishCmd(h.url, t.TempDir())
+		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000",
+			"CIS490_SHIP_SCAN_INTERVAL=100ms", "CIS490_FAULT_PASS="+fault)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("publisher output:\n%s", out.String())
+			}
+		})
+		return sd, out
+	}
+	pets := func(sd *sdSocket) int {
+		n := 0
+		for _, m := range sd.snapshot() {
+			if strings.Contains(m, "WATCHDOG=1") {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("panicking-pass", func(t *testing.T) {
+		sd, out := run(t, "panic:3")
+		hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+			if !sd.has("READY=1") || !strings.Contains(out.String(), "scan pass panicked") || pets(sd) < 4 {
+				return fmt.Errorf("READY=%v, panicked=%v, %d pets", sd.has("READY=1"), strings.Contains(out.String(), "scan pass panicked"), pets(sd))
+			}
+			return nil
+		})
+	})
+	t.Run("stuck-pass", func(t *testing.T) {
+		sd, out := run(t, "stall:15")
+		hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+			if !sd.has("READY=1") || !strings.Contains(out.String(), "scan pass hangs") {
+				return fmt.Errorf("not stuck yet")
+			}
+			return nil
+		})
+		if pets(sd) == 0 {
+			t.Fatal("no WATCHDOG=1 before the stuck pass")
+		}
+		// One pet may still be due for the last pass before the hang;
+		// after that, two full watchdog intervals bring none.
+		time.Sleep(1200 * time.Millisecond)
+		before := pets(sd)
+		time.Sleep(2 * time.Second)
+		if after := pets(sd); after != before {
+			t.Fatalf("%d WATCHDOG=1 while the scan pass hung", after-before)
+		}
+	})
+}
