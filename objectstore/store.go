@@ -232,10 +232,13 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		}
 		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{subjects.ObjectChunkSubject(bucket, info.NUID)},
+			// The reader deletes it on Close; this only covers a crash.
+			InactiveThreshold: 30 * time.Second,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
+		cr.stream, cr.consumer = stream, cons
 		if cr.it, err = cons.Messages(jetstream.PullMaxMessages(PrefetchChunks)); err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
@@ -249,10 +252,12 @@ const PrefetchChunks = 8
 
 // chunkReader yields an object's chunks in order, left of them.
 type chunkReader struct {
-	ctx  context.Context
-	it   jetstream.MessagesContext
-	left uint32
-	buf  []byte
+	ctx      context.Context
+	it       jetstream.MessagesContext
+	stream   jetstream.Stream
+	consumer jetstream.Consumer
+	left     uint32
+	buf      []byte
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -272,9 +277,16 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close stops the pull and deletes the consumer on the server, so that
+// neither side keeps anything of a segment once it is read.
 func (c *chunkReader) Close() error {
 	if c.it != nil {
 		c.it.Stop()
+	}
+	if c.consumer != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
+		defer cancel()
+		_ = c.stream.DeleteConsumer(ctx, c.consumer.CachedInfo().Name)
 	}
 	return nil
 }
