@@ -242,6 +242,7 @@ func (s *syncBuffer) String() string {
 func TestPublisherWatchdog(t *testing.T) {
 	t.Parallel()
 	h := startHub(t, t.TempDir(), freePort(t))
+	procs := map[*sdSocket]*exec.Cmd{}
 	run := func(t *testing.T, fault string) (*sdSocket, *syncBuffer) {
 		sd := listenNotify(t)
 		cmd := publishCmd(h.url, t.TempDir())
@@ -252,9 +253,12 @@ func TestPublisherWatchdog(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		procs[sd] = cmd
 		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
 			if t.Failed() {
 				t.Logf("publisher output:\n%s", out.String())
 			}
@@ -297,6 +301,19 @@ func TestPublisherWatchdog(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		if after := pets(sd); after != before {
 			t.Fatalf("%d WATCHDOG=1 while the scan pass hung", after-before)
+		}
+		// And a hung pass does not hold up a stop.
+		cmd := procs[sd]
+		cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("publish with a hung pass exited with %v after SIGTERM, want 0", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("publish with a hung pass did not exit within 10 s of SIGTERM")
 		}
 	})
 }

@@ -26,7 +26,7 @@ import (
 func startReceiver(t testing.TB, url, archive, crashAt string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "receive", "--server", url, "--archive-dir", archive, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "CIS490_FAULT_CRASH_AT="+crashAt)
+	cmd.Env = append(os.Environ(), "CIS490_FAULT_CRASH_AT="+crashAt, "CIS490_RECEIVE_ACK_WAIT=2s")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -134,7 +134,7 @@ func TestReceiveProcess(t *testing.T) {
 	sd := listenNotify(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "receive", "--server", h.url, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000", "CIS490_RECEIVE_ACK_WAIT=3s")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -51,3 +51,25 @@ func ApplyQuarantineLimits(ctx context.Context, js jetstream.JetStream, l Quaran
 	}
 	return true, nil
 }
+
+// ApplyAckWait sets the shared consumer's ack wait, from receiver.toml's
+// [receive] ack_wait, and reports whether it changed. Every receiver on the
+// consumer shares it: the last one started with another value wins.
+func ApplyAckWait(ctx context.Context, js jetstream.JetStream, d time.Duration) (bool, error) {
+	if d <= 0 {
+		return false, nil
+	}
+	c, err := js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	if err != nil {
+		return false, fmt.Errorf("%w: consumer %s: %w", ErrNotProvisioned, subjects.ReceiverConsumer, err)
+	}
+	cfg := c.CachedInfo().Config
+	if cfg.AckWait == d {
+		return false, nil
+	}
+	cfg.AckWait = d
+	if _, err := js.UpdateConsumer(ctx, subjects.SubmissionsStream, cfg); err != nil {
+		return false, fmt.Errorf("update %s ack wait: %w", subjects.ReceiverConsumer, err)
+	}
+	return true, nil
+}

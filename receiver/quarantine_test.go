@@ -45,3 +45,21 @@ func TestQuarantineLimits(t *testing.T) {
 		t.Fatalf("newest record = %v, %v; want episode %s", newest, err, last)
 	}
 }
+
+func TestApplyAckWait(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if changed, err := receiver.ApplyAckWait(t.Context(), e.js, 45*time.Second); err != nil || !changed {
+		t.Fatalf("ApplyAckWait = %v, %v; want a change", changed, err)
+	}
+	c, err := e.js.Consumer(t.Context(), subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.AckWait; got != 45*time.Second {
+		t.Fatalf("ack wait = %v, want 45s", got)
+	}
+	if changed, err := receiver.ApplyAckWait(t.Context(), e.js, 45*time.Second); err != nil || changed {
+		t.Fatalf("ApplyAckWait again = %v, %v; want no change", changed, err)
+	}
+}

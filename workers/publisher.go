@@ -55,6 +55,10 @@ type Options struct {
 	OnPass func()
 	// Progress, if set, is told of each episode's upload (for --once).
 	Progress Progress
+	// Once makes a verdict timeout a failure rather than a resubmission:
+	// RunOnce must end. The journal keeps the episode waiting for the
+	// daemon or the next run.
+	Once bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -135,7 +139,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		obs, err = hub.EnsureHostBucket(ctx, js, o.Host, hub.DefaultResourceOptions())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s does not exist and this host may not create it (%v): ask the hub admin to run 'cis490 hub provision --host %s'", ErrNoBucket, bucket, err, o.Host)
+			return nil, fmt.Errorf("%w: %s does not exist and this host may not create it (%v): ask the hub admin to create the bucket for host %s", ErrNoBucket, bucket, err, o.Host)
 		}
 	}
 	if err != nil {

@@ -13,6 +13,10 @@ import (
 	"github.com/cis490/cis490/subjects"
 )
 
+// errVanished is returned for an episode whose directory disappeared
+// before it could be retired; its journal is dropped.
+var errVanished = errors.New("episode directory vanished")
+
 // Marker files written into a retired episode's directory.
 const (
 	VerdictFile    = "verdict.json"
@@ -23,22 +27,19 @@ const (
 
 // localOutcome is a rejection decided on the lab host.
 func (p *Publisher) localOutcome(id string, r subjects.Reason, detail string, cv objectstore.CodeVersion) *Outcome {
-	return &Outcome{Reason: r, Detail: detail, Source: sourcePreflite, CodeVersion: cv, Fix: p.fix(id, r), Time: p.now().UTC()}
+	return &Outcome{Reason: r, Detail: detail, Source: sourcePreflite, CodeVersion: cv, Time: p.now().UTC()}
 }
 
 // hubOutcome is the hub's verdict.
 func (p *Publisher) hubOutcome(id string, v objectstore.Verdict) *Outcome {
-	o := &Outcome{Shipped: v.Reason == subjects.Accepted, Reason: v.Reason, Detail: v.Detail, Source: sourceHub,
+	return &Outcome{Shipped: v.Reason == subjects.Accepted, Reason: v.Reason, Detail: v.Detail, Source: sourceHub,
 		CodeVersion: v.CodeVersion, Verdict: &v, Time: p.now().UTC()}
-	if !o.Shipped {
-		o.Fix = p.fix(id, v.Reason)
-	}
-	return o
 }
 
-// fix is the one line that tells the operator what to do about a rejection.
-func (p *Publisher) fix(id string, r subjects.Reason) string {
-	requeue := fmt.Sprintf("mv %s %s/", filepath.Join(p.dirs.quarantine, id), p.dirs.episodes)
+// fix is the one line that tells the operator what to do about a
+// rejection retired to dest.
+func (p *Publisher) fix(id, dest string, r subjects.Reason) string {
+	requeue := fmt.Sprintf("rm %s && mv %s %s", filepath.Join(dest, ReasonFile), dest, filepath.Join(p.dirs.episodes, id))
 	switch r {
 	case subjects.Unstamped:
 		return "the recorder did not stamp code_version.commit: update and reinstall the recording code so meta.json carries the 40-hex commit; this episode cannot be accepted as it is"
@@ -60,6 +61,9 @@ func (p *Publisher) toRetiring(j *Journal, out *Outcome) error {
 		root = p.dirs.shipped
 	}
 	out.Dest = freeName(root, j.EpisodeID)
+	if !out.Shipped {
+		out.Fix = p.fix(j.EpisodeID, out.Dest, out.Reason)
+	}
 	j.Outcome, j.State = out, Retiring
 	return p.save(j)
 }
@@ -90,7 +94,10 @@ func (p *Publisher) retire(j *Journal) (*Outcome, error) {
 		crashAt(StepMoved)
 	} else if _, err := os.Lstat(out.Dest); err != nil {
 		log.Error("episode is neither in episodes/ nor at its destination; dropping its journal", "dest", out.Dest)
-		return out, p.remove(j.EpisodeID)
+		if err := p.remove(j.EpisodeID); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s", errVanished, j.EpisodeID)
 	}
 	name, body := ReasonFile, any(out)
 	if out.Shipped {

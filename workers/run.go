@@ -152,18 +152,34 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range p.o.Concurrency {
 		wg.Go(func() {
-			for id := range work {
-				p.handle(ctx, id)
-				<-slots
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-work:
+					p.handle(ctx, id)
+					<-slots
+				}
 			}
 		})
 	}
 	defer wg.Wait()
-	defer close(work)
 	t := time.NewTicker(p.o.Interval)
 	defer t.Stop()
 	for {
-		p.pass(ctx, work, slots)
+		// A pass runs on its own goroutine so that one that hangs (a stuck
+		// file system) cannot hold up a stop: the watchdog restarts the
+		// daemon for it, and SIGTERM still ends it.
+		passed := make(chan struct{})
+		go func() {
+			defer close(passed)
+			p.pass(ctx, work, slots)
+		}()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-passed:
+		}
 		select {
 		case <-ctx.Done():
 			return nil

@@ -113,6 +113,9 @@ func (p *Publisher) process(ctx context.Context, id string) (*Outcome, error) {
 			crashAt(StepSubmitted)
 		case Waiting:
 			v, err := p.awaitVerdict(ctx, j)
+			if errors.Is(err, errVerdictTimeout) && p.o.Once {
+				return nil, fmt.Errorf("no verdict for %s within %v; the episode stays waiting in outbox/", j.MsgID, p.o.VerdictTimeout)
+			}
 			if errors.Is(err, errVerdictTimeout) {
 				log.Warn("no verdict yet; submitting again", "submission", j.MsgID, "waited", p.o.VerdictTimeout)
 				j.State = Submitting

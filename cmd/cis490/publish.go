@@ -63,7 +63,7 @@ variables, then flags.
 			if f.Changed("data-dir") {
 				cfg.DataDir = dataDir
 			}
-			cfg.NATS = mergeConn(cfg.NATS, g.connOptions())
+			cfg.NATS = mergeConn(cmd, cfg.NATS, g.connOptions())
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
@@ -234,7 +234,7 @@ func runOnce(ctx context.Context, cfg config.Publisher, logger *slog.Logger, out
 	}
 	d := progress.New(out, tty)
 	armPublisherFault(logger)
-	nc, p, err := connectPublisher(ctx, cfg, logger, workers.Options{Progress: displayProgress{d}})
+	nc, p, err := connectPublisher(ctx, cfg, logger, workers.Options{Progress: displayProgress{d}, Once: true})
 	if err != nil {
 		return err
 	}

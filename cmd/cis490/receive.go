@@ -53,7 +53,7 @@ archive_dir. Settings come from receiver.toml (see 'cis490 config default
 			if f.Changed("metrics-listen") {
 				cfg.Metrics.Listen = metricsListen
 			}
-			cfg.NATS = mergeConn(cfg.NATS, g.connOptions())
+			cfg.NATS = mergeConn(cmd, cfg.NATS, g.connOptions())
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
@@ -72,20 +72,22 @@ archive_dir. Settings come from receiver.toml (see 'cis490 config default
 	return cmd
 }
 
-// mergeConn lays the global flags (and their NATS_* variables) over the
-// config file's [nats] table: a flag that is set wins.
-func mergeConn(file, flags natsconn.Options) natsconn.Options {
-	set := func(dst *string, v string) {
-		if v != "" {
+// mergeConn lays the global connection flags given on the command line over
+// the config's [nats] table, which already holds the file and then the
+// environment (NATS_* and CIS490_NATS_*): a flag given wins, a flag's
+// environment default does not jump the config's own order.
+func mergeConn(cmd *cobra.Command, file, flags natsconn.Options) natsconn.Options {
+	set := func(name string, dst *string, v string) {
+		if cmd.Flags().Changed(name) {
 			*dst = v
 		}
 	}
-	set(&file.URL, flags.URL)
-	set(&file.Creds, flags.Creds)
-	set(&file.Context, flags.Context)
-	set(&file.TLSCert, flags.TLSCert)
-	set(&file.TLSKey, flags.TLSKey)
-	set(&file.TLSCA, flags.TLSCA)
+	set("server", &file.URL, flags.URL)
+	set("creds", &file.Creds, flags.Creds)
+	set("context", &file.Context, flags.Context)
+	set("tls-cert", &file.TLSCert, flags.TLSCert)
+	set("tls-key", &file.TLSKey, flags.TLSKey)
+	set("tls-ca", &file.TLSCA, flags.TLSCA)
 	return file
 }
 
@@ -126,6 +128,11 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 		log.Warn("quarantine limits not applied; the hub admin applies them", "error", err)
 	} else if changed {
 		log.Info("quarantine limits applied", "max_age", cfg.Quarantine.MaxAge, "max_bytes", cfg.Quarantine.MaxBytes, "max_msgs", cfg.Quarantine.MaxMsgs)
+	}
+	if changed, err := receiver.ApplyAckWait(ctx, js, cfg.Receive.AckWait.Duration()); err != nil {
+		log.Warn("ack wait not applied; the hub admin applies it", "error", err)
+	} else if changed {
+		log.Info("consumer ack wait applied", "ack_wait", cfg.Receive.AckWait)
 	}
 	win, err := window.Open(ctx, js)
 	if err != nil {
