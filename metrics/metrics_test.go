@@ -2,13 +2,10 @@ package metrics_test
 
 import (
 	"context"
-	"go/parser"
-	"go/token"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,27 +197,4 @@ func TestBadAddress(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Errorf("Open(%q) = %v, want an error naming the address", "127.0.0.1", err)
 	}
-}
-
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatalf("parse %s: %v", file, err)
-		}
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package metrics ") {
-			return
-		}
-	}
-	t.Error(`package has no doc comment starting "Package metrics "`)
 }

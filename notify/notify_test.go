@@ -209,11 +209,6 @@ func TestWatchdogRealClock(t *testing.T) {
 	}
 }
 
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	requirePackageDoc(t, "notify")
-}
-
 // requirePackageDoc fails unless a non-test Go file in the current
 // directory has a doc comment starting "Package name ".
 func requirePackageDoc(t testing.TB, name string) {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -698,26 +696,4 @@ func docRun(t *testing.T, tty bool) string {
 	}
 	shot("the end")
 	return shots.String()
-}
-
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatalf("parse %s: %v", file, err)
-		}
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package progress ") {
-			return
-		}
-	}
-	t.Error(`package has no doc comment starting "Package progress "`)
 }

