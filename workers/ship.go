@@ -214,11 +214,11 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 			if p.o.Throttle != nil {
 				r = p.o.Throttle(ctx, r)
 			}
-			return sentCounter{r, p.o.Metrics}
+			return sentCounter{r, p.o.Metrics, task}
 		},
 		Progress: func(_ int, seg objectstore.Segment, sent bool) {
-			if task != nil {
-				task.Add(seg.Size)
+			if task != nil && !sent {
+				task.Add(seg.Size) // already on the hub: done without sending
 			}
 			if sent && first {
 				first = false
@@ -230,7 +230,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		if err != nil {
 			task.Done("upload interrupted: " + err.Error())
 		} else {
-			task.Done(fmt.Sprintf("uploaded: %d segments, awaiting verdict", len(m.Segments)))
+			task.Done(fmt.Sprintf("uploaded: %d segment(s), awaiting verdict", len(m.Segments)))
 		}
 	}
 	switch {
@@ -322,14 +322,19 @@ func dirSize(dir string) int64 {
 }
 
 // sentCounter counts every byte read for sending, a partial segment cut
-// off by a failure included: what the link really carried.
+// off by a failure included: what the link really carried. It also moves
+// the episode's progress bar as the bytes go.
 type sentCounter struct {
-	r io.Reader
-	m *Metrics
+	r    io.Reader
+	m    *Metrics
+	task Task
 }
 
 func (c sentCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.m.sent(int64(n))
+	if c.task != nil {
+		c.task.Add(int64(n))
+	}
 	return n, err
 }
