@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
@@ -385,5 +387,40 @@ func TestPublisherSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(o2.String(), "shipped 1, quarantined 0, failed 0") {
 		t.Fatalf("summary missing:\n%s", o2.String())
+	}
+}
+
+// TestPublishPing: --ping reports the round trip and exits 0 when the link,
+// JetStream and this host's bucket and verdicts are reachable, and exits
+// non-zero naming the reason when they are not. It writes nothing.
+func TestPublishPing(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, t.TempDir(), freePort(t))
+	run := func(url string) (string, error) {
+		cmd := exec.Command(bin, "publish", "--ping", "--server", url, "--host-id", "lab1", "--data-dir", t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(h.url)
+	if err == nil || !strings.Contains(out, "EPISODES_LAB1") {
+		t.Fatalf("--ping before the bucket exists: %v\n%s", err, out)
+	}
+	_, js := hubtest.Connect(t, h.url)
+	if _, err := hub.EnsureHostBucket(t.Context(), js, "lab1", hub.DefaultResourceOptions()); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(h.url)
+	if err != nil || !strings.Contains(out, "round trip") || !strings.Contains(out, "host lab1 can reach the hub") {
+		t.Fatalf("--ping: %v\n%s", err, out)
+	}
+	out, err = run("nats://127.0.0.1:" + strconv.Itoa(freePort(t)))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "connect") {
+		t.Fatalf("--ping to nothing: %v\n%s", err, out)
+	}
+	// Nothing was written: no submission, no verdict.
+	s, _ := js.Stream(t.Context(), subjects.SubmissionsStream)
+	if info, _ := s.Info(t.Context()); info.State.Msgs != 0 {
+		t.Fatalf("--ping left %d submissions", info.State.Msgs)
 	}
 }
