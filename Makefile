@@ -34,7 +34,7 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime '$(BENCHTIME)' -benchmem $(PKGS)
 
 demo:
-	@echo "cis490 demo: not yet — lands with the operator-experience issue"
+	$(GO) run ./cmd/cis490 demo
 
 cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cis490-linux-amd64 ./cmd/cis490

@@ -228,7 +228,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 	})
 	if task != nil {
 		if err != nil {
-			task.Done("upload interrupted: " + err.Error())
+			task.Done("not uploaded: " + err.Error())
 		} else {
 			task.Done(fmt.Sprintf("uploaded: %d segment(s), awaiting verdict", len(m.Segments)))
 		}
