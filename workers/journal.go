@@ -38,12 +38,22 @@ type Journal struct {
 	Attempt        int                   `json:"attempt"`
 	CorruptRetries int                   `json:"corrupt_retries"`
 	Manifest       *objectstore.Manifest `json:"manifest,omitempty"`
-	MsgID          string                `json:"msg_id,omitempty"`
-	SubmittedAt    time.Time             `json:"submitted_at,omitzero"`
+	// Stored counts the segments and archive bytes of this attempt known
+	// to be on the hub, updated as they are stored: the progress that
+	// cis490 status shows.
+	Stored      Progressed `json:"stored,omitzero"`
+	MsgID       string     `json:"msg_id,omitempty"`
+	SubmittedAt time.Time  `json:"submitted_at,omitzero"`
 	// Outcome is set when the state is Retiring.
 	Outcome   *Outcome  `json:"outcome,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Progressed counts an upload's segments and bytes.
+type Progressed struct {
+	Segments int   `json:"segments"`
+	Bytes    int64 `json:"bytes"`
 }
 
 // journalPath is outbox/<id>.json.

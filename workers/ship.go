@@ -208,6 +208,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		task = p.o.Progress.Start(id, dirSize(dir))
 	}
 	first := true
+	j.Stored = Progressed{}
 	m, err := objectstore.Upload(ctx, p.store, dir, objectstore.UploadOptions{
 		Host: p.o.Host, SegmentSize: p.o.SegmentSize, SpoolDir: p.dirs.outbox,
 		Throttle: func(r io.Reader) io.Reader {
@@ -219,6 +220,12 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		Progress: func(_ int, seg objectstore.Segment, sent bool) {
 			if task != nil && !sent {
 				task.Add(seg.Size) // already on the hub: done without sending
+			}
+			// The process goroutine waits inside Upload meanwhile: j is ours.
+			j.Stored.Segments++
+			j.Stored.Bytes += seg.Size
+			if err := p.save(j); err != nil {
+				p.log.Warn("journal progress not saved", "episode", id, "error", err)
 			}
 			if sent && first {
 				first = false

@@ -73,6 +73,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newReceiveCmd(g))
 	root.AddCommand(newPublishCmd(g))
 	root.AddCommand(newDemoCmd(g))
+	root.AddCommand(newStatusCmd(g))
 	root.AddCommand(newWindowCmd(g))
 	root.AddCommand(newConfigCmd(g))
 	return root
