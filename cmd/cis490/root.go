@@ -72,6 +72,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newHubCmd(g))
 	root.AddCommand(newReceiveCmd(g))
 	root.AddCommand(newPublishCmd(g))
+	root.AddCommand(newQuarantineCmd(g))
 	root.AddCommand(newDemoCmd(g))
 	root.AddCommand(newStatusCmd(g))
 	root.AddCommand(newWindowCmd(g))
