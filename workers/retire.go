@@ -39,7 +39,8 @@ func (p *Publisher) hubOutcome(id string, v objectstore.Verdict) *Outcome {
 // fix is the one line that tells the operator what to do about a
 // rejection retired to dest.
 func (p *Publisher) fix(id, dest string, r subjects.Reason) string {
-	requeue := fmt.Sprintf("rm %s && mv %s %s", filepath.Join(dest, ReasonFile), dest, filepath.Join(p.dirs.episodes, id))
+	dataDir := filepath.Dir(p.dirs.quarantine)
+	requeue := fmt.Sprintf("cis490 quarantine requeue --data-dir %s %s", dataDir, filepath.Base(dest))
 	switch r {
 	case subjects.Unstamped:
 		return "the recorder did not stamp code_version.commit: update and reinstall the recording code so meta.json carries the 40-hex commit; this episode cannot be accepted as it is"
