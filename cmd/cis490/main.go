@@ -53,7 +53,8 @@ func usageErrorf(format string, a ...any) error {
 }
 
 // exitCode is the one place errors become exit codes: 0 for success or a
-// stop by SIGINT/SIGTERM (err is context.Canceled and ctx is done), 2 for a
+// stop by SIGINT/SIGTERM (err is context.Canceled and ctx is done), the
+// code of an exitError (doctor's 1 for yellow, 2 for red), 2 for a
 // usageError, 1 for anything else.
 func exitCode(ctx context.Context, err error) int {
 	if err == nil {
@@ -61,6 +62,10 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return 0 // stopped by SIGINT/SIGTERM: a clean stop
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
 	var ue usageError
 	if errors.As(err, &ue) {

@@ -75,6 +75,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newQuarantineCmd(g))
 	root.AddCommand(newDemoCmd(g))
 	root.AddCommand(newStatusCmd(g))
+	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newWindowCmd(g))
 	root.AddCommand(newConfigCmd(g))
 	return root

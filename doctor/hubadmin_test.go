@@ -1,0 +1,189 @@
+package doctor
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/hub"
+	"github.com/cis490/cis490/subjects"
+)
+
+func TestHubAdmin(t *testing.T) {
+	t.Parallel()
+	resources := []string{"CIS490_SUBMISSIONS", "CIS490_QUARANTINE", "CIS490_ACCEPTED", "CIS490_VERDICTS", "CIS490_WINDOW", "consumer receiver"}
+	updateStream := func(t *testing.T, e *env, name string, f func(*jetstream.StreamConfig)) {
+		t.Helper()
+		s, err := e.js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		f(&cfg)
+		if _, err := e.js.UpdateStream(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, e *env)
+		rows    map[string]want
+		overall Status
+	}{
+		{
+			name: "clean",
+			rows: map[string]want{
+				"hub":                {status: Green},
+				"CIS490_SUBMISSIONS": {status: Green, summary: []string{"as configured: cis490.submit.*, workqueue"}},
+				"CIS490_QUARANTINE":  {status: Green, summary: []string{"cis490.nack.>, limits"}},
+				"consumer receiver":  {status: Green, summary: []string{"0 pending, 0 awaiting ack, 0 redelivered"}},
+				"quarantine fill":    {status: Green, summary: []string{"0% of 1.0 GiB used; 0 records"}},
+				"hosts":              {status: Green, summary: []string{"no host bucket yet"}},
+			},
+			overall: Green,
+		},
+		{
+			name: "host activity",
+			setup: func(t *testing.T, e *env) {
+				e.bucket(host)
+				e.bucket("lab2")
+				e.accepted(host, "ep-1")
+				e.accepted(host, "ep-2")
+				e.nack(host, subjects.OutOfWindow, "ep-3", commitB)
+				e.nack("lab2", subjects.Malformed, "ep-9", commitA)
+			},
+			rows: map[string]want{
+				"host lab1": {status: Red,
+					summary: []string{"EPISODES_LAB1 0% full", "last submission ", "in the last 10m: 2 accepted, 1 episode rejected as out-of-window"},
+					fix:     []string{"cis490 window add " + commitB, "then on lab1: cis490 quarantine requeue --reason out-of-window"}},
+				"host lab2":       {status: Yellow, summary: []string{"0 accepted, 1 episode rejected as malformed"}, fix: []string{"on lab2: cis490 quarantine show ep-9"}},
+				"quarantine fill": {status: Green, summary: []string{"2 records"}},
+			},
+			overall: Red,
+		},
+		{
+			name: "option changed",
+			setup: func(t *testing.T, e *env) {
+				updateStream(t, e, subjects.AcceptedStream, func(c *jetstream.StreamConfig) { c.MaxBytes = 2 << 30 })
+			},
+			rows: map[string]want{"CIS490_ACCEPTED": {status: Yellow, summary: []string{"differs from hub/resources.go: max_bytes 2147483648, want 1073741824"},
+				fix: []string{"sudo systemctl restart cis490-hub"}}},
+			overall: Yellow,
+		},
+		{
+			name: "quarantine limits set by receiver.toml",
+			setup: func(t *testing.T, e *env) {
+				updateStream(t, e, subjects.QuarantineStream, func(c *jetstream.StreamConfig) { c.MaxBytes, c.MaxMsgs = 2<<30, 10 })
+				for i := range 9 {
+					e.nack(host, subjects.Corrupt, fmt.Sprintf("ep-%d", i), commitA)
+				}
+			},
+			rows: map[string]want{
+				"CIS490_QUARANTINE": {status: Green},
+				"quarantine fill": {status: Yellow, summary: []string{"9 records (90% of 10)", "the oldest records are being dropped"},
+					fix: []string{"[quarantine] max_bytes (or max_msgs) in receiver.toml"}},
+			},
+		},
+		{
+			name: "resource missing",
+			setup: func(t *testing.T, e *env) {
+				if err := e.js.DeleteKeyValue(t.Context(), subjects.WindowBucket); err != nil {
+					t.Fatal(err)
+				}
+			},
+			rows:    map[string]want{"CIS490_WINDOW": {status: Red, summary: []string{"CIS490_WINDOW is missing"}, fix: []string{"restart cis490-hub"}}},
+			overall: Red,
+		},
+		{
+			name: "no receiver pulling",
+			setup: func(t *testing.T, e *env) {
+				e.bucket(host)
+				if _, err := e.js.Publish(t.Context(), subjects.SubmitSubject(host), []byte(`{}`)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			rows: map[string]want{
+				"consumer receiver": {status: Yellow, summary: []string{"1 submissions pending and no receiver pulling"}, fix: []string{"systemctl status cis490-receiver"}},
+				"host lab1":         {status: Green, summary: []string{"last submission ", "none rejected"}},
+			},
+			overall: Yellow,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			if tt.setup != nil {
+				tt.setup(t, e)
+			}
+			rep := HubAdmin{NATS: natsOptions(e.url), Recheck: "cis490 doctor --hub -s " + e.url}.Run(t.Context())
+			for _, name := range resources {
+				rowOf(t, rep, name)
+			}
+			for check, w := range tt.rows {
+				checkRow(t, rep, check, w)
+			}
+			if tt.overall != "" && rep.Status != tt.overall {
+				t.Errorf("report status %s, want %s: %+v", rep.Status, tt.overall, rep.Rows)
+			}
+			if rep.Host == "" {
+				t.Errorf("report host is empty, want the server's name")
+			}
+		})
+	}
+}
+
+func TestHubAdminUnreachable(t *testing.T) {
+	t.Parallel()
+	url := closedURL(t)
+	rep := HubAdmin{NATS: natsOptions(url), Recheck: "cis490 doctor --hub -s " + url}.Run(t.Context())
+	if len(rep.Rows) != 1 || rep.Status != Red || rep.Host != url {
+		t.Fatalf("host %q rows %+v status %s, want %s and only a red hub row", rep.Host, rep.Rows, rep.Status, url)
+	}
+	checkRow(t, rep, "hub", want{status: Red, summary: []string{"hub unreachable at " + url}, fix: []string{"systemctl status cis490-hub", "cis490 doctor --hub -s " + url}})
+}
+
+func TestCompareStream(t *testing.T) {
+	t.Parallel()
+	o := hub.DefaultResourceOptions()
+	base := hub.SubmissionsConfig(o)
+	tests := []struct {
+		name     string
+		change   func(*jetstream.StreamConfig)
+		tolerate []string
+		diffs    string
+		severe   bool
+		ignored  string
+	}{
+		{"same", func(*jetstream.StreamConfig) {}, nil, "", false, ""},
+		{"server spells no limit -1", func(c *jetstream.StreamConfig) { c.MaxMsgs, c.MaxBytes = 0, 0 }, nil, "", false, ""},
+		{"subjects", func(c *jetstream.StreamConfig) { c.Subjects = []string{"x.>"} }, nil, "subjects [x.>], want [cis490.submit.*]", true, ""},
+		{"retention", func(c *jetstream.StreamConfig) { c.Retention = jetstream.LimitsPolicy }, nil, "retention Limits, want WorkQueue", true, ""},
+		{"duplicates", func(c *jetstream.StreamConfig) { c.Duplicates = 2 * time.Minute }, nil, "duplicates 2m0s, want 20m0s", false, ""},
+		{"tolerated", func(c *jetstream.StreamConfig) { c.MaxAge = time.Hour }, []string{"max_age"}, "", false, "max_age 1h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := base
+			got.Subjects = append([]string(nil), base.Subjects...)
+			tt.change(&got)
+			diffs, tolerated := compareStream(got, base, tt.tolerate...)
+			var s []string
+			severe := false
+			for _, d := range diffs {
+				s = append(s, d.String())
+				severe = severe || d.severe
+			}
+			if strings.Join(s, "; ") != tt.diffs || severe != tt.severe {
+				t.Errorf("compareStream: %q severe %v, want %q severe %v", s, severe, tt.diffs, tt.severe)
+			}
+			if tt.ignored != "" && (len(tolerated) != 1 || !strings.HasPrefix(tolerated[0].String(), tt.ignored)) {
+				t.Errorf("compareStream tolerated %v, want %q", tolerated, tt.ignored)
+			}
+		})
+	}
+}
