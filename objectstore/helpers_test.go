@@ -100,8 +100,23 @@ func writeEpisode(t testing.TB, root, id string, files map[string][]byte) string
 			t.Fatal(err)
 		}
 	}
+	// The archive carries mtimes to the second: pin them, so that two
+	// episodes written with the same files pack to the same bytes even when
+	// a second boundary falls between them.
+	err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, episodeMtime, episodeMtime)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
+
+// episodeMtime is the modification time writeEpisode gives every file.
+var episodeMtime = time.Date(2026, 11, 20, 14, 3, 11, 0, time.UTC)
 
 // randomBytes returns n bytes, about half of them compressible, from seed.
 func randomBytes(n int, seed uint64) []byte {
