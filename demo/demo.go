@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cis490/cis490/config"
+	"github.com/cis490/cis490/doctor"
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/receiver"
 	"github.com/cis490/cis490/window"
@@ -53,10 +55,13 @@ type Options struct {
 	// Shipped, if set, is called when every episode is retired, before the
 	// report is written: the caller closes its progress display there.
 	Shipped func()
-	// After runs once every episode is retired, with the hub still up and
-	// lab1's data dir, before the report ends: the doctor's row output.
-	After func(ctx context.Context, url, host, dataDir string, out io.Writer) error
+	// Color colours the doctor's rows (a TTY without NO_COLOR).
+	Color bool
 }
+
+// doctorHost is the lab host whose doctor report the demo prints: lab2 has
+// a reject decided by the hub, so its report shows the nack row at work.
+const doctorHost = "lab2"
 
 // sample is one generated episode and what should become of it.
 type sample struct {
@@ -226,11 +231,11 @@ func Run(ctx context.Context, o Options) error {
 		bad++
 	}
 
-	if o.After != nil {
-		fmt.Fprintf(out, "\n$ cis490 doctor --host-id lab1 (hub %s)\n", url)
-		if err := o.After(ctx, url, "lab1", filepath.Join(root, "lab1"), out); err != nil {
-			fmt.Fprintf(out, "doctor: %v\n", err)
-		}
+	dataDir := filepath.Join(root, doctorHost)
+	fmt.Fprintf(out, "\n$ cis490 doctor -s %s --host-id %s --data-dir %s\n", url, doctorHost, dataDir)
+	if err := writeDoctor(ctx, out, url, dataDir, o.Color); err != nil {
+		fmt.Fprintf(out, "error: doctor: %v\n", err)
+		bad++
 	}
 
 	fmt.Fprint(out, inspectHelp(o.Keep))
@@ -241,6 +246,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintln(out, ": every one ended as expected.")
 	return nil
+}
+
+// writeDoctor prints the lab-host doctor's report for doctorHost, as
+// `cis490 doctor` would with --host-id and --data-dir. Its yellow and red
+// rows are the demo's quarantined episodes, shown on purpose: only an
+// error writing the report is an error.
+func writeDoctor(ctx context.Context, out io.Writer, url, dataDir string, color bool) error {
+	cfg := config.DefaultPublisher()
+	cfg.HostID = doctorHost
+	cfg.DataDir = dataDir
+	cfg.NATS.URL = url
+	rep := doctor.LabHost{Config: cfg, ConfigErr: cfg.Validate()}.Run(ctx)
+	return doctor.WriteText(out, rep, color)
 }
 
 // inspectHelp tells how to look at what the demo made with the nats CLI.

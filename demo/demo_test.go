@@ -23,6 +23,12 @@ func TestDemo(t *testing.T) {
 		"quarantined: malformed",
 		"quarantined: unstamped",
 		"cis490 hub --store " + keep + "/hub",
+		// the doctor's report for lab2: the hub's reject, its fix, the local quarantine
+		"$ cis490 doctor -s nats://",
+		"1 episode rejected as out-of-window in the last 10m",
+		"then cis490 quarantine requeue --reason out-of-window --host-id lab2",
+		"2 quarantined: 1 out-of-window, 1 unstamped",
+		"status: red (1 red, 1 yellow",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

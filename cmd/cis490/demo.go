@@ -31,6 +31,7 @@ inspect it all with the stock nats CLI. Nothing is needed beyond Go.
 			d := progress.New(out, tty)
 			defer d.Close()
 			o := demo.Options{Out: out, TTY: tty, Keep: keep,
+				Color:    tty && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
 				Progress: func(string) workers.Progress { return displayProgress{d} },
 				Shipped:  d.Close,
 			}
