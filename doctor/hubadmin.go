@@ -11,8 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cis490/cis490/config"
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/natsconn"
+	"github.com/cis490/cis490/receiver"
 	"github.com/cis490/cis490/subjects"
 )
 
@@ -38,6 +40,10 @@ type HubAdmin struct {
 	Since time.Duration
 	// Resources are the expected options (hub.DefaultResourceOptions() if zero).
 	Resources hub.ResourceOptions
+	// OrphanGrace is the receiver's [gc] grace: orphans younger than it may
+	// belong to an upload in progress and are not counted
+	// (config.DefaultReceiver's if 0).
+	OrphanGrace time.Duration
 	// Recheck is the command that runs these checks again, for fixes.
 	Recheck string
 	// Now is the clock (time.Now if nil).
@@ -76,7 +82,11 @@ func (h HubAdmin) Run(ctx context.Context) Report {
 	rows := []Row{link}
 	rows = append(rows, Resources(ctx, conn, o)...)
 	rows = append(rows, QuarantineFill(ctx, conn))
-	rows = append(rows, Hosts(ctx, conn, h.Since, start)...)
+	grace := h.OrphanGrace
+	if grace <= 0 {
+		grace = config.DefaultReceiver().GC.Grace.Duration()
+	}
+	rows = append(rows, Hosts(ctx, conn, h.Since, grace, start)...)
 	name := conn.NC.ConnectedServerName()
 	return NewReport(name, start, rows)
 }
@@ -350,7 +360,7 @@ const hostParallel = 4
 
 // Hosts is one "host <id>" row per EPISODES_<HOST> bucket on the hub; see
 // HostRow.
-func Hosts(ctx context.Context, c *Conn, since time.Duration, now time.Time) []Row {
+func Hosts(ctx context.Context, c *Conn, since, grace time.Duration, now time.Time) []Row {
 	rctx, cancel := c.request(ctx)
 	names := c.JS.ObjectStoreNames(rctx)
 	var hosts []string
@@ -378,7 +388,7 @@ func Hosts(ctx context.Context, c *Conn, since time.Duration, now time.Time) []R
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			rows[i] = HostRow(ctx, c, host, since, now)
+			rows[i] = HostRow(ctx, c, host, since, grace, now)
 		})
 	}
 	wg.Wait()
@@ -389,17 +399,17 @@ func Hosts(ctx context.Context, c *Conn, since time.Duration, now time.Time) []R
 // against its quota (as the lab host's bucket row), the time of its last
 // submission (the newest of its queued submissions, accepted and reject
 // records), and the accepts and rejects recorded in the last since
-// (DefaultSince if 0), rejects by reason. Rejects are judged as in Nacks.
-// Orphan bytes (chunks no object owns) are not measured: that needs a walk
-// of every chunk subject, which the receiver's GC already makes; it logs
-// bytes_freed.
-func HostRow(ctx context.Context, c *Conn, host string, since time.Duration, now time.Time) Row {
+// (DefaultSince if 0), rejects by reason, and the orphans older than grace
+// that the receiver's next sweep frees (receiver.Orphans: abandoned segment
+// objects and the chunks of cut-off puts, which List cannot see but which
+// count against the quota). Rejects are judged as in Nacks; orphans are
+// information, not a fault: the sweep runs every [gc] interval.
+func HostRow(ctx context.Context, c *Conn, host string, since, grace time.Duration, now time.Time) Row {
 	if since <= 0 {
 		since = DefaultSince
 	}
 	check := "host " + host
-	d := map[string]any{"host": host,
-		"orphan_bytes": nil, "orphan_note": "not measured: the receiver's orphan sweep ([gc] interval) logs bytes_freed"}
+	d := map[string]any{"host": host}
 
 	u, err := readBucket(ctx, c, host)
 	if err != nil {
@@ -447,7 +457,22 @@ func HostRow(ctx context.Context, c *Conn, host string, since time.Duration, now
 	} else {
 		activity += ", none rejected"
 	}
-	r := row(check, bucketStatus, strings.Join([]string{bucketSummary, lastText, activity}, "; "))
+	parts := []string{bucketSummary, lastText, activity}
+	octx, cancel := c.request(ctx)
+	orphans, oerr := receiver.Orphans(octx, c.JS, host, grace)
+	cancel()
+	if oerr == nil {
+		d["orphan_bytes"], d["orphan_segments"], d["orphan_chunk_subjects"] = orphans.Bytes, orphans.Segments, orphans.Chunks
+		if orphans.Segments+orphans.Chunks > 0 {
+			parts = append(parts, fmt.Sprintf("%s of orphans older than %s (%s, %s) for the receiver's next sweep",
+				bytesString(int64(orphans.Bytes)), age(grace), plural(orphans.Segments, "segment"), plural(orphans.Chunks, "cut-off put")))
+		}
+	} else {
+		what, _ := c.failure(oerr, subjects.ObjectStream(u.Bucket))
+		d["orphan_bytes"], d["orphan_note"] = nil, "not measured: "+what
+		problems = append(problems, "cannot measure orphans: "+what)
+	}
+	r := row(check, bucketStatus, strings.Join(parts, "; "))
 	r.Details = d
 	if bucketStatus != Green {
 		r.Fix = u.growFix()

@@ -30,6 +30,7 @@ func TestHubAdmin(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, e *env)
+		grace   time.Duration // HubAdmin.OrphanGrace
 		rows    map[string]want
 		overall Status
 	}{
@@ -63,6 +64,27 @@ func TestHubAdmin(t *testing.T) {
 				"quarantine fill": {status: Green, summary: []string{"2 records"}},
 			},
 			overall: Red,
+		},
+		{
+			name:  "orphans",
+			grace: time.Nanosecond,
+			setup: func(t *testing.T, e *env) {
+				// An abandoned segment (no verdict, no submission) of 1000 bytes
+				// and a put cut off after two chunks of 500: List sees only the first.
+				obs := e.bucket(host)
+				if _, err := obs.PutBytes(t.Context(), subjects.SegmentObject("ep-gone", strings.Repeat("ab", 32)), make([]byte, 1000)); err != nil {
+					t.Fatal(err)
+				}
+				for range 2 {
+					if _, err := e.js.Publish(t.Context(), subjects.ObjectChunkSubject(subjects.EpisodeBucket(host), "CUTOFFPUT0001"), make([]byte, 500)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			rows: map[string]want{
+				"host lab1": {status: Green, summary: []string{"2.0 KiB of orphans older than", "(1 segment, 1 cut-off put) for the receiver's next sweep"}},
+			},
+			overall: Green,
 		},
 		{
 			name: "option changed",
@@ -119,7 +141,14 @@ func TestHubAdmin(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, e)
 			}
-			rep := HubAdmin{NATS: natsOptions(e.url), Recheck: "cis490 doctor --hub -s " + e.url}.Run(t.Context())
+			rep := HubAdmin{NATS: natsOptions(e.url), OrphanGrace: tt.grace, Recheck: "cis490 doctor --hub -s " + e.url}.Run(t.Context())
+			if tt.grace == 0 {
+				for _, r := range rep.Rows {
+					if strings.Contains(r.Summary, "orphans") {
+						t.Errorf("row %s counts orphans younger than the default grace: %s", r.Check, r.Summary)
+					}
+				}
+			}
 			for _, name := range resources {
 				rowOf(t, rep, name)
 			}

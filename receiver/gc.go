@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +35,7 @@ type GCResult struct {
 // Objects younger than grace may belong to an upload still in progress and
 // are always kept. Every segment of an accepted episode is kept.
 func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCResult, error) {
+	sw := sweeper{js: r.js, verdict: r.getVerdict, log: r.log}
 	var res GCResult
 	names := r.js.ObjectStoreNames(ctx)
 	var buckets []string
@@ -49,7 +52,7 @@ func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCRes
 		if err != nil {
 			continue // not a bucket cis490 made
 		}
-		if err := r.sweepBucket(ctx, host, bucket, grace, &res); err != nil {
+		if err := sw.sweepBucket(ctx, host, bucket, grace, &res); err != nil {
 			return res, err
 		}
 		res.Buckets++
@@ -59,8 +62,38 @@ func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCRes
 	return res, nil
 }
 
-func (r *Receiver) sweepBucket(ctx context.Context, host, bucket string, grace time.Duration, res *GCResult) error {
-	obs, err := r.js.ObjectStore(ctx, bucket)
+// Orphans measures, deleting nothing, what SweepOrphans(ctx, grace) would
+// free in host's bucket: Segments and Chunks count the objects and chunk
+// subjects it would delete, Bytes their payload bytes. It needs to read the
+// bucket, the submissions stream and the verdicts, as the hub admin can;
+// cis490 doctor --hub reports it per host.
+func Orphans(ctx context.Context, js jetstream.JetStream, host string, grace time.Duration) (GCResult, error) {
+	var res GCResult
+	kv, err := js.KeyValue(ctx, subjects.VerdictsBucket)
+	if err != nil {
+		return res, fmt.Errorf("orphans: key-value %s: %w", subjects.VerdictsBucket, err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	r := &Receiver{verdicts: kv, log: log}
+	sw := sweeper{js: js, verdict: r.getVerdict, log: log, measure: true}
+	if err := sw.sweepBucket(ctx, host, subjects.EpisodeBucket(host), grace, &res); err != nil {
+		return res, fmt.Errorf("orphans: %w", err)
+	}
+	res.Buckets = 1
+	return res, nil
+}
+
+// sweeper finds the orphans of a bucket and, unless it only measures,
+// deletes them.
+type sweeper struct {
+	js      jetstream.JetStream
+	verdict func(ctx context.Context, key string) (*objectstore.Verdict, uint64, error)
+	log     *slog.Logger
+	measure bool // count what would be freed, delete nothing
+}
+
+func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace time.Duration, res *GCResult) error {
+	obs, err := s.js.ObjectStore(ctx, bucket)
 	if err != nil {
 		return fmt.Errorf("gc: open %s: %w", bucket, err)
 	}
@@ -71,7 +104,7 @@ func (r *Receiver) sweepBucket(ctx context.Context, host, bucket string, grace t
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return fmt.Errorf("gc: list %s: %w", bucket, err)
 	}
-	pending, err := r.pendingSegments(ctx, host)
+	pending, err := pendingSegments(ctx, s.js, host)
 	if err != nil {
 		return err
 	}
@@ -87,7 +120,7 @@ func (r *Receiver) sweepBucket(ctx context.Context, host, bucket string, grace t
 		}
 		keep, ok := accepted[episode]
 		if !ok {
-			v, _, err := r.getVerdict(ctx, subjects.VerdictKey(host, episode))
+			v, _, err := s.verdict(ctx, subjects.VerdictKey(host, episode))
 			if err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
@@ -98,20 +131,23 @@ func (r *Receiver) sweepBucket(ctx context.Context, host, bucket string, grace t
 			res.Kept++
 			continue
 		}
+		res.Segments++
+		res.Bytes += info.Size
+		if s.measure {
+			continue
+		}
 		if err := obs.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("gc: delete %s/%s: %w", bucket, info.Name, err)
 		}
-		r.log.Info("deleted orphan segment", "host", host, "object", info.Name, "bytes", info.Size, "age", time.Since(info.ModTime).Round(time.Second))
-		res.Segments++
-		res.Bytes += info.Size
+		s.log.Info("deleted orphan segment", "host", host, "object", info.Name, "bytes", info.Size, "age", time.Since(info.ModTime).Round(time.Second))
 	}
-	return r.purgeChunks(ctx, bucket, live, cutoff, res)
+	return s.purgeChunks(ctx, bucket, live, cutoff, res)
 }
 
 // purgeChunks purges the chunk subjects of bucket whose object is not live
-// and whose last chunk is older than cutoff.
-func (r *Receiver) purgeChunks(ctx context.Context, bucket string, live map[string]bool, cutoff time.Time, res *GCResult) error {
-	stream, err := r.js.Stream(ctx, subjects.ObjectStream(bucket))
+// and whose last chunk is older than cutoff; measuring, it sums their bytes.
+func (s sweeper) purgeChunks(ctx context.Context, bucket string, live map[string]bool, cutoff time.Time, res *GCResult) error {
+	stream, err := s.js.Stream(ctx, subjects.ObjectStream(bucket))
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)
 	}
@@ -130,10 +166,19 @@ func (r *Receiver) purgeChunks(ctx context.Context, bucket string, live map[stri
 		if err != nil || last.Time.After(cutoff) {
 			continue // an upload in progress writes its metadata last
 		}
+		if s.measure {
+			n, err := chunkBytes(ctx, stream, subj, info.State.Subjects[subj])
+			if err != nil {
+				return fmt.Errorf("gc: size of %s: %w", subj, err)
+			}
+			res.Bytes += n
+			res.Chunks++
+			continue
+		}
 		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
 			return fmt.Errorf("gc: purge %s: %w", subj, err)
 		}
-		r.log.Info("purged orphan chunks", "bucket", bucket, "subject", subj, "age", time.Since(last.Time).Round(time.Second))
+		s.log.Info("purged orphan chunks", "bucket", bucket, "subject", subj, "age", time.Since(last.Time).Round(time.Second))
 		purged++
 	}
 	if purged > 0 {
@@ -146,11 +191,45 @@ func (r *Receiver) purgeChunks(ctx context.Context, bucket string, live map[stri
 	return nil
 }
 
+// chunkBytes sums the payload bytes of the n chunks on subj, reading only
+// their headers: a headers-only consumer gets each message's size in
+// Nats-Msg-Size instead of its data.
+func chunkBytes(ctx context.Context, stream jetstream.Stream, subj string, n uint64) (uint64, error) {
+	c, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subj}, HeadersOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	var total uint64
+	for got := uint64(0); got < n; {
+		batch, err := c.Fetch(int(min(n-got, 1024)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return 0, err
+		}
+		before := got
+		for m := range batch.Messages() {
+			size, err := strconv.ParseUint(m.Headers().Get(subjects.HeaderMsgSize), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s of %s: %w", subjects.HeaderMsgSize, subj, err)
+			}
+			total += size
+			got++
+		}
+		if err := batch.Error(); err != nil {
+			return 0, err
+		}
+		if got == before {
+			break // purged meanwhile
+		}
+	}
+	return total, nil
+}
+
 // pendingSegments returns the segment objects named by host's submissions
 // still in the work queue.
-func (r *Receiver) pendingSegments(ctx context.Context, host string) (map[string]bool, error) {
+func pendingSegments(ctx context.Context, js jetstream.JetStream, host string) (map[string]bool, error) {
 	out := map[string]bool{}
-	stream, err := r.js.Stream(ctx, subjects.SubmissionsStream)
+	stream, err := js.Stream(ctx, subjects.SubmissionsStream)
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}

@@ -41,6 +41,19 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("sweep with a 1h grace deleted %+v; everything is younger", res)
 	}
 
+	// Measuring finds exactly what the sweep will free, and deletes nothing.
+	if res, err := receiver.Orphans(t.Context(), e.js, host, time.Hour); err != nil || res.Segments+res.Chunks != 0 || res.Bytes != 0 {
+		t.Fatalf("Orphans(grace 1h) = %+v, %v; want nothing: everything is younger", res, err)
+	}
+	want := uint64(mC.ArchiveBytes) + 3*(128<<10)
+	m, err := receiver.Orphans(t.Context(), e.js, host, 0)
+	if err != nil || m.Segments != len(mC.Segments) || m.Chunks != 1 || m.Bytes != want {
+		t.Fatalf("Orphans(grace 0) = %+v, %v; want %d segments, 1 chunk subject, %d bytes", m, err, len(mC.Segments), want)
+	}
+	if n := e.stored(mC); n != len(mC.Segments) {
+		t.Fatalf("Orphans deleted: %d of %d abandoned segments left", n, len(mC.Segments))
+	}
+
 	res, err = gc.SweepOrphans(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +73,10 @@ func TestSweepOrphans(t *testing.T) {
 	s, _ := e.js.Stream(t.Context(), subjects.ObjectStream(bucket))
 	if _, err := s.GetLastMsgForSubject(t.Context(), subjects.ObjectChunkSubject(bucket, "CUTOFFPUT0001")); err != jetstream.ErrMsgNotFound {
 		t.Fatalf("orphan chunks after sweep: %v", err)
+	}
+
+	if res, err := receiver.Orphans(t.Context(), e.js, host, 0); err != nil || res.Segments+res.Chunks != 0 || res.Bytes != 0 {
+		t.Fatalf("Orphans after the sweep = %+v, %v; want nothing", res, err)
 	}
 
 	// The pending episode is still whole: a receiver accepts it.

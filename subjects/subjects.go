@@ -51,9 +51,12 @@ const (
 	AcceptedAll = AcceptedPrefix + ".*"
 )
 
-// Message headers set by cis490. MsgID is the JetStream de-duplication header.
+// Message headers set by cis490. MsgID is the JetStream de-duplication
+// header; MsgSize is the one the server sets on a headers-only delivery in
+// place of the data.
 const (
 	HeaderMsgID           = "Nats-Msg-Id"
+	HeaderMsgSize         = "Nats-Msg-Size"
 	HeaderHost            = "Cis490-Host"
 	HeaderEpisode         = "Cis490-Episode"
 	HeaderReason          = "Cis490-Reason"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +42,8 @@ hub are skipped and the hub row is red.
 --hub checks the hub with only a connection (--server, --creds, ..., or
 --config receiver.toml): every stream, bucket and the receiver consumer
 against hub/resources.go, the consumer's lag, the quarantine stream's fill,
-and per host its bucket, last submission, accepts and rejects.
+and per host its bucket, last submission, accepts and rejects, and the
+orphan bytes older than [gc] grace that the receiver's next sweep frees.
 
 Exit status: 0 all green (skipped rows allowed), 1 any yellow, 2 any red.
 --json prints the report in the schema of docs/doctor.md.`,
@@ -58,12 +60,14 @@ Exit status: 0 all green (skipped rows allowed), 1 any yellow, 2 any red.
 					return usageErrorf("--host-id and --data-dir are for a lab host; --hub checks the hub")
 				}
 				o := g.connOptions()
+				var grace time.Duration
 				if cfgPath != "" {
 					rc, err := config.LoadReceiver(cfgPath)
 					if err != nil {
 						return usageError{err}
 					}
 					o = mergeConn(cmd, rc.NATS, o)
+					grace = rc.GC.Grace.Duration()
 				}
 				recheck := "cis490 doctor --hub"
 				if cfgPath != "" {
@@ -71,7 +75,7 @@ Exit status: 0 all green (skipped rows allowed), 1 any yellow, 2 any red.
 				} else if f.Changed("server") && !strings.Contains(g.server, "@") { // no password in a fix
 					recheck += " -s " + g.server
 				}
-				rep = doctor.HubAdmin{NATS: o, Since: d.Duration(), Recheck: recheck}.Run(cmd.Context())
+				rep = doctor.HubAdmin{NATS: o, Since: d.Duration(), OrphanGrace: grace, Recheck: recheck}.Run(cmd.Context())
 			} else {
 				cfg, cfgErr := loadDoctorConfig(cmd, g, cfgPath, hostID, dataDir)
 				rep = doctor.LabHost{ConfigPath: cfgPath, Config: cfg, ConfigErr: cfgErr, Since: d.Duration()}.Run(cmd.Context())
