@@ -78,6 +78,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newWindowCmd(g))
 	root.AddCommand(newConfigCmd(g))
+	root.AddCommand(newBenchCmd(g))
 	return root
 }
 
