@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# install-hub.sh installs or updates cis490 on the hub (the Pi 5): the
+# service user, the binary, the cis490-hub and cis490-receiver units,
+# /etc/cis490/receiver.toml and /etc/cis490/nats-server.conf (each only if
+# missing; the latter from hub/nats-server.conf when the kit has it), the
+# JetStream store directory; it restarts the units that are enabled. Safe to
+# run again, and from the install directory itself:
+#
+#   sudo deploy/install-hub.sh                             # a checkout, after make build
+#   sudo /usr/local/share/cis490/install-hub.sh            # again, later
+#
+# docs/deploy.md walks through it; install-lib.sh lists the environment
+# (CIS490_BIN, PREFIX, DESTDIR, SYSTEMCTL, ...).
+set -euo pipefail
+
+kit=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=install-lib.sh
+. "$kit/install-lib.sh"
+
+cis490_init install-hub
+ensure_user
+install_binary
+install_kit
+install_unit cis490-hub.service
+install_unit cis490-receiver.service
+install_config receiver.toml.example receiver.toml
+if [ -f "$kit/hub/nats-server.conf" ]; then
+	install_config hub/nats-server.conf nats-server.conf
+elif [ ! -e "$DESTDIR$confdir/nats-server.conf" ]; then
+	say "warning: this kit has no hub/nats-server.conf and $DESTDIR$confdir/nats-server.conf does not exist: write it before starting cis490-hub (docs/deploy.md)"
+fi
+state_dir "$statedir" 0750
+state_dir "$statedir/hub" 0750
+
+# The hub first: the receiver connects to it.
+restart_enabled cis490-hub.service cis490-receiver.service
+finish
