@@ -26,6 +26,10 @@ import (
 // bin is the cis490 binary built once by TestMain for every test.
 var bin string
 
+// natsServerBin is the stock nats-server, built by TestMain from the
+// version this module requires, for the cluster of real server processes.
+var natsServerBin string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cis490-e2e-")
 	if err != nil {
@@ -33,10 +37,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "cis490")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cis490").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	natsServerBin = filepath.Join(dir, "nats-server")
+	for _, b := range []struct{ out, pkg string }{
+		{bin, "../cmd/cis490"},
+		{natsServerBin, "github.com/nats-io/nats-server/v2"},
+	} {
+		if out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
