@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # install-hub.sh installs or updates cis490 on the hub (the Pi 5): the
 # service user, the binary, the cis490-hub and cis490-receiver units,
-# /etc/cis490/receiver.toml and /etc/cis490/nats-server.conf (each only if
-# missing; the latter from hub/nats-server.conf when the kit has it), the
-# JetStream store directory; it restarts the units that are enabled. Safe to
+# /etc/cis490/receiver.toml and the nats-server configuration from the
+# kit's hub/*.conf (nats-server.conf and the files it includes), each only
+# if missing, /etc/cis490/tls and the JetStream store directory; it restarts
+# the units that are enabled. Safe to
 # run again, and from the install directory itself:
 #
 #   sudo deploy/install-hub.sh                             # a checkout, after make build
@@ -24,11 +25,17 @@ install_kit
 install_unit cis490-hub.service
 install_unit cis490-receiver.service
 install_config receiver.toml.example receiver.toml
-if [ -f "$kit/hub/nats-server.conf" ]; then
-	install_config hub/nats-server.conf nats-server.conf
-elif [ ! -e "$DESTDIR$confdir/nats-server.conf" ]; then
+# The nats-server configuration: nats-server.conf and the files it
+# includes (site.conf, users.conf), each only if missing.
+for f in "$kit"/hub/*.conf; do
+	[ -f "$f" ] || continue
+	install_config "hub/$(basename "$f")" "$(basename "$f")"
+done
+if [ ! -e "$DESTDIR$confdir/nats-server.conf" ]; then
 	say "warning: this kit has no hub/nats-server.conf and $DESTDIR$confdir/nats-server.conf does not exist: write it before starting cis490-hub (docs/deploy.md)"
 fi
+# Certificates and keys (docs/security.md), readable by the service group only.
+config_dir "$confdir/tls"
 state_dir "$statedir" 0750
 state_dir "$statedir/hub" 0750
 

@@ -22,6 +22,8 @@ install_binary
 install_kit
 install_unit cis490-publisher.service
 install_config lab-host.toml.example lab-host.toml
+# The client certificate and key for the hub (docs/security.md).
+config_dir "$confdir/tls"
 state_dir "$statedir" 0750
 # The recorder writes here as a member of group $SERVICE_GROUP; the setgid
 # bit gives each new episode directory that group.

@@ -158,14 +158,18 @@ install_binary() {
 }
 
 # install_kit copies the kit to PREFIX/share/cis490, so the scripts can be
-# run again from there, with the hub's nats-server.conf when the kit has it.
+# run again from there, with the hub's configuration (hub/*.conf) when the
+# kit has it.
 install_kit() {
 	if [ "$kit" -ef "$DESTDIR$sharedir" ]; then
 		say "running from the install directory $kit: kit kept as it is"
 		return
 	fi
-	local f mode
-	for f in "${kit_files[@]}" hub/nats-server.conf; do
+	local f mode hub_files=()
+	for f in "$kit"/hub/*.conf; do
+		if [ -f "$f" ]; then hub_files+=("hub/$(basename "$f")"); fi
+	done
+	for f in "${kit_files[@]}" "${hub_files[@]}"; do
 		[ -f "$kit/$f" ] || continue
 		mode=0644
 		case $f in *.sh) mode=0755 ;; esac
@@ -183,25 +187,42 @@ install_unit() {
 	rm -f "$tmp"
 }
 
+# config_group prints the service group, or nothing in a staged install for
+# a group this machine does not know (the group is then left alone).
+config_group() {
+	if getent group "$SERVICE_GROUP" >/dev/null 2>&1; then
+		printf '%s\n' "$SERVICE_GROUP"
+	elif [ -z "$DESTDIR" ]; then
+		die "group $SERVICE_GROUP does not exist: cannot give it /etc/cis490"
+	fi
+}
+
+# config_dir DIR creates DIR under /etc/cis490 if it is missing, owned by
+# root and group SERVICE_GROUP, mode 0750: the daemons read it, nobody else.
+config_dir() {
+	local d=$DESTDIR$1 group
+	group=$(config_group)
+	if [ ! -d "$d" ]; then
+		changed=$((changed + 1))
+		say "created $d"
+	fi
+	if [ -n "$group" ]; then
+		install -d -m 0750 -g "$group" "$d"
+	else
+		install -d -m 0750 "$d"
+	fi
+}
+
 # install_config TEMPLATE NAME installs TEMPLATE as /etc/cis490/NAME only if
 # NAME does not exist: a configuration on disk is the operator's.
 install_config() {
 	local from=$kit/$1 to=$DESTDIR$confdir/$2
-	local group=$SERVICE_GROUP
-	if ! getent group "$group" >/dev/null 2>&1; then
-		[ -n "$DESTDIR" ] || die "group $group does not exist: cannot own $to"
-		group=""
-	fi
-	if [ -n "$group" ]; then
-		install -d -m 0750 -g "$group" "$DESTDIR$confdir"
-	else
-		install -d -m 0750 "$DESTDIR$confdir"
-	fi
+	config_dir "$confdir"
 	if [ -e "$to" ]; then
 		say "kept $to (an existing configuration is never overwritten)"
 		return
 	fi
-	put "$from" "$to" 0640 "$group"
+	put "$from" "$to" 0640 "$(config_group)"
 	say "edit $to before enabling the service"
 }
 

@@ -265,6 +265,7 @@ func TestInstallLabHost(t *testing.T) {
 	requireMode(t, e.installed("etc/cis490/lab-host.toml"), 0o640)
 	requireMode(t, e.installed("var/lib/cis490"), 0o750)
 	requireMode(t, e.installed("var/lib/cis490/episodes"), fs.ModeSetgid|0o770)
+	requireMode(t, e.installed("etc/cis490/tls"), 0o750)
 	if _, err := os.Stat(e.installed("etc/systemd/system/cis490-hub.service")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a lab host got the hub's unit: %v", err)
 	}
@@ -399,7 +400,8 @@ func TestInstallLabHostKeepsConfigAndDrains(t *testing.T) {
 }
 
 // TestInstallHub installs a hub from a kit without hub/nats-server.conf
-// (it says what to do), then from one with it, and checks which units are
+// (it says what to do), then from one with it and a file it includes, and
+// checks which units are
 // restarted: only the enabled ones, the hub before the receiver.
 func TestInstallHub(t *testing.T) {
 	t.Parallel()
@@ -429,20 +431,31 @@ func TestInstallHub(t *testing.T) {
 		"is-enabled --quiet cis490-receiver.service", "restart cis490-receiver.service",
 	})
 
-	// Now the kit has the hub's config: it is installed once, and never
-	// over an existing one.
-	hubConf := "# test hub config\njetstream { store_dir: /var/lib/cis490/hub }\n"
+	requireMode(t, e.installed("etc/cis490/tls"), 0o750)
+
+	// Now the kit has the hub's config, a nats-server.conf and a file it
+	// includes: each is installed once, and never over an existing one.
+	hubConf := "# test hub config\ninclude \"site.conf\"\njetstream { store_dir: $STORE }\n"
+	siteConf := "STORE: \"/var/lib/cis490/hub\"\n"
 	if err := os.MkdirAll(filepath.Join(e.kit, "hub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(e.kit, "hub", "nats-server.conf"), []byte(hubConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(e.kit, "hub", "site.conf"), []byte(siteConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.enable(t, "cis490-hub.service", "cis490-receiver.service")
-	e.mustRun(t, script)
-	requireSameFile(t, filepath.Join(e.kit, "hub", "nats-server.conf"), e.installed("etc/cis490/nats-server.conf"))
-	requireSameFile(t, filepath.Join(e.kit, "hub", "nats-server.conf"), e.installed("usr/local/share/cis490/hub/nats-server.conf"))
-	requireMode(t, e.installed("etc/cis490/nats-server.conf"), 0o640)
+	out = e.mustRun(t, script)
+	for _, f := range []string{"nats-server.conf", "site.conf"} {
+		requireSameFile(t, filepath.Join(e.kit, "hub", f), e.installed("etc/cis490/"+f))
+		requireSameFile(t, filepath.Join(e.kit, "hub", f), e.installed("usr/local/share/cis490/hub/"+f))
+		requireMode(t, e.installed("etc/cis490/"+f), 0o640)
+	}
+	if strings.Contains(out, "has no hub/nats-server.conf") {
+		t.Errorf("output warns about a nats-server.conf that is there:\n%s", out)
+	}
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
 		"daemon-reload",
 		"is-enabled --quiet cis490-hub.service", "restart cis490-hub.service",
