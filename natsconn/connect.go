@@ -30,7 +30,10 @@ const (
 // Connect resolves o (see Options.Resolve) and connects to the server with
 // its credentials, TLS settings and connection name, the context's user,
 // password, nkey, token, inbox prefix and tls_first, and reconnect settings
-// for a slow, dropping link: it reconnects forever, every 2s plus up to 1s of
+// for a slow, dropping link. Without the context's inbox prefix, a client
+// certificate naming a cis490 user (CertUser) selects InboxPrefix(user), the
+// only replies the hub lets that user read. The reconnect settings suit a
+// slow, dropping link: it reconnects forever, every 2s plus up to 1s of
 // jitter, buffering up to 8 MiB of publishes meanwhile. extra options are
 // applied last and override any of these.
 //
@@ -62,8 +65,14 @@ func Connect(ctx context.Context, o Options, extra ...nats.Option) (*nats.Conn, 
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 	}
-	if c.InboxPrefix != "" {
-		defaults = append(defaults, nats.CustomInboxPrefix(c.InboxPrefix))
+	inbox := c.InboxPrefix
+	if inbox == "" && r.TLSCert != "" {
+		if user := CertUser(r.TLSCert); user != "" {
+			inbox = InboxPrefix(user)
+		}
+	}
+	if inbox != "" {
+		defaults = append(defaults, nats.CustomInboxPrefix(inbox))
 	}
 	if c.TLSFirst {
 		defaults = append(defaults, nats.TLSHandshakeFirst())
