@@ -580,6 +580,9 @@ func secPipeline(t *testing.T, h *secHub) {
 		return string(out)
 	}
 
+	if out, err := exec.Command(bin, "publish", "--config", lconf, "--ping").CombinedOutput(); err != nil {
+		t.Errorf("cis490 publish --ping as lab1: %v\n%s", err, out)
+	}
 	labEpisode(t, data, id, commit, 200<<10)
 	out := publish()
 	if !exists(filepath.Join(data, "shipped", id, "meta.json")) {
@@ -605,6 +608,22 @@ func secPipeline(t *testing.T, h *secHub) {
 	}
 	if n := strings.Count(rlog.String(), "permissions violation"); n > 0 {
 		t.Errorf("%d permission violations in the receiver's log:\n%s", n, rlog.String())
+	}
+
+	// A lab host set up with another host's id is denied at start: the
+	// daemon stops within seconds, and its log names the denied subject.
+	wrong := filepath.Join(dir, "wrong-host.toml")
+	secWriteTOML(t, wrong, h.opts("lab1"), "host_id = \"lab2\"\ndata_dir = "+strconv.Quote(filepath.Join(dir, "wrong"))+"\n")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	wout, err := exec.CommandContext(ctx, bin, "publish", "--config", wrong, "--once", "--log-format", "json").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || time.Since(t0) > 15*time.Second {
+		t.Errorf("cis490 publish --once with lab1's certificate as lab2 = %v after %v, want exit 1 within 15s\n%s", err, time.Since(t0).Round(time.Millisecond), wout)
+	}
+	if want := `Permissions Violation for Publish to \"$JS.API.STREAM.INFO.OBJ_EPISODES_LAB2\"`; !strings.Contains(string(wout), want) {
+		t.Errorf("cis490 publish as the wrong host logged:\n%s\nwant it to name the denied subject: %s", wout, want)
 	}
 
 	// lab1 reads its own nack records, as cis490 doctor does.

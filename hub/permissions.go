@@ -74,7 +74,8 @@ func objectMeta(bucket, rest string) string { return "$O." + bucket + ".M." + re
 //     metadata subjects, the bucket's info and the metadata lookups a put
 //     makes), and nothing else on any bucket: no purge, no delete request,
 //     no other host's bucket;
-//   - submit on its own subject cis490.submit.<host>;
+//   - submit on its own subject cis490.submit.<host>, and read the
+//     submissions stream's info;
 //   - read its own verdicts (keys <host>.> of CIS490_VERDICTS: get and watch),
 //     its own nack records (an ordered consumer filtered on
 //     cis490.nack.<host>.> of CIS490_QUARANTINE) and the whole commit window;
@@ -105,8 +106,9 @@ func HostPermissions(host string) (User, error) {
 			api("DIRECT", "GET", obj, objectMeta(bucket, ">")),
 			subjects.ObjectChunksAll(bucket),
 			subjects.ObjectMetaAll(bucket),
-			// Own submit subject.
+			// Own submit subject; the stream's info for cis490 publish --ping.
 			subjects.SubmitSubject(host),
+			api("STREAM", "INFO", subjects.SubmissionsStream),
 			// Own verdicts: open the bucket, get a key, watch a key.
 			api("STREAM", "INFO", verdicts),
 			api("DIRECT", "GET", verdicts, ownKeys),

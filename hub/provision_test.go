@@ -130,7 +130,7 @@ func TestHostPermissionsOwnOnly(t *testing.T) {
 	for _, s := range append(slices.Clone(u.Publish), u.Subscribe...) {
 		for _, bad := range []string{"lab2", "LAB2", "STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE",
 			"MSG.DELETE", "STREAM.MSG.GET", "CIS490_SUBMISSIONS", "_INBOX.>"} {
-			if strings.Contains(s, bad) {
+			if strings.Contains(s, bad) && s != "$JS.API.STREAM.INFO.CIS490_SUBMISSIONS" {
 				t.Errorf("lab1 may use %q, which holds %q", s, bad)
 			}
 		}
