@@ -48,6 +48,7 @@ must then set jetstream.store_dir or --store must be given.`,
 	f.StringVar(&o.StoreDir, "store", "./cis490-hub", "JetStream store directory")
 	f.StringVar(&o.Listen, "listen", hub.DefaultListen, "client listen address, host:port (port 0 picks a free one)")
 	f.StringVar(&o.ConfigFile, "config", "", "nats-server.conf to read (optional)")
+	cmd.AddCommand(newHubProvisionCmd(g))
 	return cmd
 }
 
