@@ -429,12 +429,7 @@ func secLab1Denied(t *testing.T, h *secHub) {
 			return err
 		}},
 		{"pull from the receiver's consumer", "$JS.API.CONSUMER.MSG.NEXT.CIS490_SUBMISSIONS.receiver", func(ctx context.Context) error {
-			c, err := ajs.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer) // the admin's handle
-			if err != nil {
-				return err
-			}
-			_ = c
-			_, err = nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.CIS490_SUBMISSIONS.receiver", []byte(`{"batch":1,"expires":1000000000}`))
+			_, err := nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.CIS490_SUBMISSIONS.receiver", []byte(`{"batch":1,"expires":1000000000}`))
 			return err
 		}},
 		{"purge its own bucket", "$JS.API.STREAM.PURGE.OBJ_EPISODES_LAB1", func(ctx context.Context) error {
