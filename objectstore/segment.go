@@ -146,7 +146,8 @@ type UploadOptions struct {
 // Segments already stored are not sent again, so an Upload interrupted at
 // any point and run again resumes where it stopped, at the cost of packing
 // again. The episode's meta.json must parse; an unstamped one is packed all
-// the same, for the receiver to judge.
+// the same, for the receiver to judge. A segment the host's bucket has no
+// room for is ErrBucketFull.
 func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manifest, error) {
 	meta, err := ReadMeta(dir)
 	if err != nil && !errors.Is(err, ErrNotStamped) {
@@ -230,7 +231,7 @@ func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, 
 	}
 	sent, err := st.Put(ctx, episode, sf.Segment, r)
 	if err != nil {
-		return err
+		return bucketFull(err, sf.Segment)
 	}
 	if o.Progress != nil {
 		o.Progress(sf.Index, sf.Segment, sent)
