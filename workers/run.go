@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/subjects"
 )
 
 // passHook runs at the start of every scan pass, numbered from 1: the seam
@@ -135,7 +136,15 @@ func (p *Publisher) handle(ctx context.Context, id string) error {
 		b.next = p.now().Add(delay(b.failures))
 		if msg := err.Error(); msg != b.err {
 			b.err = msg
-			p.log.Warn("episode held up; retrying with backoff", "episode", id, "error", err, "failures", b.failures)
+			if errors.Is(err, objectstore.ErrBucketFull) {
+				// Not the episode's fault and not the link's: say whose.
+				bucket := subjects.EpisodeBucket(p.o.Host)
+				p.log.Warn("episode held up: host bucket full; retrying with backoff", "episode", id, "bucket", bucket,
+					"error", err, "failures", b.failures, "retry_in", b.next.Sub(p.now()).Round(time.Second),
+					"fix", "ask the hub admin to grow the quota (nats stream edit "+subjects.ObjectStream(bucket)+" --max-bytes <more>) or free space; cis490 doctor shows the bucket's fill")
+			} else {
+				p.log.Warn("episode held up; retrying with backoff", "episode", id, "error", err, "failures", b.failures)
+			}
 		} else {
 			p.log.Debug("episode still held up", "episode", id, "error", err, "failures", b.failures)
 		}
