@@ -24,7 +24,17 @@ type bucketUsage struct {
 	Bucket   string
 	Bytes    int64
 	MaxBytes int64 // -1 or 0: no quota
+	// Segment is the publisher's segment size, 0 if unknown. A bucket with
+	// less room than one segment refuses the next full one, however far
+	// from its quota in percent: a 10 GiB bucket 99.5 % full still takes
+	// small episodes, a 4 GiB one 99 % full refuses every 64 MiB segment.
+	Segment int64
 }
+
+// segmentRoom is the room a segment of size bytes takes in a bucket: its
+// bytes, the chunk messages' headers and subjects (well under 1/256 of
+// 128 KiB chunks) and the object's metadata message.
+func segmentRoom(size int64) int64 { return size + size/256 + 4<<10 }
 
 // readBucket returns the usage of host's bucket; a missing bucket is
 // jetstream.ErrBucketNotFound.
@@ -58,6 +68,9 @@ func (u bucketUsage) classify() (Status, string) {
 	switch {
 	case p > BucketRed:
 		return Red, s + ": uploads will be refused"
+	case u.Segment > 0 && u.MaxBytes-u.Bytes < segmentRoom(u.Segment):
+		return Red, fmt.Sprintf("%s: %s free, less than one %s segment: uploads will be refused",
+			s, bytesString(max(u.MaxBytes-u.Bytes, 0)), bytesString(u.Segment))
 	case p > BucketYellow:
 		return Yellow, s
 	}
@@ -81,11 +94,13 @@ func (u bucketUsage) details(d map[string]any) {
 }
 
 // Bucket is the "bucket" row: the usage of EPISODES_<HOST> against its
-// MaxBytes quota. Above BucketYellow percent it is yellow, above BucketRed
-// or missing red (the publisher cannot upload); a bucket this host may not
-// read is yellow.
-func Bucket(ctx context.Context, c *Conn, host string) Row {
+// MaxBytes quota. Above BucketYellow percent it is yellow; above BucketRed,
+// with less room than one segment of segmentSize bytes (the publisher's
+// segment_size; 0 skips this check), or missing it is red (the publisher
+// cannot upload); a bucket this host may not read is yellow.
+func Bucket(ctx context.Context, c *Conn, host string, segmentSize int64) Row {
 	u, err := readBucket(ctx, c, host)
+	u.Segment = segmentSize
 	switch {
 	case errors.Is(err, jetstream.ErrBucketNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
 		r := row("bucket", Red, fmt.Sprintf("bucket %s is missing on the hub: nothing can be uploaded", u.Bucket))

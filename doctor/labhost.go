@@ -103,7 +103,7 @@ func (l LabHost) Run(ctx context.Context) Report {
 			return
 		}
 		var hw sync.WaitGroup
-		hw.Go(func() { rows[iBucket] = Bucket(ctx, conn, cfg.HostID) })
+		hw.Go(func() { rows[iBucket] = Bucket(ctx, conn, cfg.HostID, int64(cfg.Ship.SegmentSize)) })
 		hw.Go(func() { rows[iNacks] = Nacks(ctx, conn, cfg.HostID, l.Since, start, flags) })
 		hw.Wait()
 	})

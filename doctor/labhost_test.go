@@ -264,7 +264,7 @@ func TestBucketQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := connect(t, e.url)
-	r := Bucket(t.Context(), c, host)
+	r := Bucket(t.Context(), c, host, 0)
 	u := bucketUsage{Bucket: "EPISODES_LAB1", Bytes: r.Details["bytes"].(int64), MaxBytes: 1 << 20}
 	if p := percent(u.Bytes, u.MaxBytes); p <= BucketYellow || p > BucketRed {
 		t.Fatalf("bucket filled to %.1f%%, want between %v and %v for this test", p, BucketYellow, BucketRed)
@@ -278,21 +278,27 @@ func TestBucketClassify(t *testing.T) {
 	tests := []struct {
 		bytes, max int64
 		want       Status
+		segment    int64
 	}{
-		{0, 100, Green},
-		{80, 100, Green},
-		{81, 100, Yellow},
-		{95, 100, Yellow},
-		{96, 100, Red},
-		{150, 100, Red},
-		{1 << 40, -1, Green},
-		{1 << 40, 0, Green},
+		{0, 100, Green, 0},
+		{80, 100, Green, 0},
+		{81, 100, Yellow, 0},
+		{95, 100, Yellow, 0},
+		{96, 100, Red, 0},
+		{150, 100, Red, 0},
+		{1 << 40, -1, Green, 0},
+		{1 << 40, 0, Green, 0},
+		// Less room than one segment: red however low the percentage.
+		{3 << 20, 4 << 20, Red, 1 << 20},
+		{3 << 20, 5 << 20, Green, 1 << 20},
+		{90 << 20, 100 << 20, Red, 64 << 20},
+		{1 << 40, -1, Green, 64 << 20},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d of %d", tt.bytes, tt.max), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d of %d, segment %d", tt.bytes, tt.max, tt.segment), func(t *testing.T) {
 			t.Parallel()
-			if got, _ := (bucketUsage{Bucket: "EPISODES_LAB1", Bytes: tt.bytes, MaxBytes: tt.max}).classify(); got != tt.want {
-				t.Errorf("classify(%d of %d) = %s, want %s", tt.bytes, tt.max, got, tt.want)
+			if got, _ := (bucketUsage{Bucket: "EPISODES_LAB1", Bytes: tt.bytes, MaxBytes: tt.max, Segment: tt.segment}).classify(); got != tt.want {
+				t.Errorf("classify(%d of %d, segment %d) = %s, want %s", tt.bytes, tt.max, tt.segment, got, tt.want)
 			}
 		})
 	}
