@@ -38,6 +38,12 @@ kit_files=(install-lab-host.sh install-hub.sh install-lib.sh
 	lab-host.toml.example receiver.toml.example
 	systemd/cis490-publisher.service systemd/cis490-receiver.service systemd/cis490-hub.service)
 
+# The hub's nats-server configuration shipped in the kit's hub/: the file
+# and the one it includes for the site. users.conf, which it includes too, is
+# written by `cis490 hub provision` on the hub, never copied: provision keeps
+# the hosts a users.conf lists, so a sample's would stay forever.
+hub_conf_files=(nats-server.conf site.conf)
+
 changed=0  # files written by this run
 bin=""     # the installed binary, set by install_binary
 systemctl_cmd=()
@@ -158,18 +164,14 @@ install_binary() {
 }
 
 # install_kit copies the kit to PREFIX/share/cis490, so the scripts can be
-# run again from there, with the hub's configuration (hub/*.conf) when the
-# kit has it.
+# run again from there, with the hub's configuration when the kit has it.
 install_kit() {
 	if [ "$kit" -ef "$DESTDIR$sharedir" ]; then
 		say "running from the install directory $kit: kit kept as it is"
 		return
 	fi
-	local f mode hub_files=()
-	for f in "$kit"/hub/*.conf; do
-		if [ -f "$f" ]; then hub_files+=("hub/$(basename "$f")"); fi
-	done
-	for f in "${kit_files[@]}" "${hub_files[@]}"; do
+	local f mode
+	for f in "${kit_files[@]}" "${hub_conf_files[@]/#/hub/}"; do
 		[ -f "$kit/$f" ] || continue
 		mode=0644
 		case $f in *.sh) mode=0755 ;; esac

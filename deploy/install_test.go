@@ -446,6 +446,11 @@ func TestInstallHub(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.kit, "hub", "site.conf"), []byte(siteConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A sample users.conf is never installed: provision keeps the hosts a
+	// users.conf lists, so the sample's hosts would stay forever.
+	if err := os.WriteFile(filepath.Join(e.kit, "hub", "users.conf"), []byte("# sample: hosts lab1 lab2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.enable(t, "cis490-hub.service", "cis490-receiver.service")
 	out = e.mustRun(t, script)
 	for _, f := range []string{"nats-server.conf", "site.conf"} {
@@ -455,6 +460,14 @@ func TestInstallHub(t *testing.T) {
 	}
 	if strings.Contains(out, "has no hub/nats-server.conf") {
 		t.Errorf("output warns about a nats-server.conf that is there:\n%s", out)
+	}
+	for _, p := range []string{"etc/cis490/users.conf", "usr/local/share/cis490/hub/users.conf"} {
+		if _, err := os.Stat(e.installed(p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("sample users.conf installed as %s: %v", p, err)
+		}
+	}
+	if !strings.Contains(out, "cis490 hub provision --host NAME... --no-apply --out /etc/cis490/users.conf") {
+		t.Errorf("output does not say how to write users.conf:\n%s", out)
 	}
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
 		"daemon-reload",
@@ -467,8 +480,11 @@ func TestInstallHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, e.root)
-	e.mustRun(t, e.installed("usr/local/share/cis490/install-hub.sh"))
+	out = e.mustRun(t, e.installed("usr/local/share/cis490/install-hub.sh"))
 	requireSameTree(t, "a run from the install directory", before, snapshot(t, e.root))
+	if !strings.Contains(out, "nats-server.conf differs from this kit's; compare: diff -u") {
+		t.Errorf("output does not point at the edited nats-server.conf:\n%s", out)
+	}
 }
 
 // TestInstallPrefix installs under another PREFIX: the units' ExecStart
