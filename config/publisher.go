@@ -269,6 +269,14 @@ const labHostHeader = `# cis490 lab-host publisher configuration (lab-host.toml)
 # CIS490_SHIP_CONCURRENCY=4, and CIS490_HOST_ID, CIS490_DATA_DIR; NATS_URL,
 # NATS_CREDS, NATS_CONTEXT, NATS_CERT, NATS_KEY and NATS_CA override [nats].
 #
+# Installed as /etc/cis490/lab-host.toml by deploy/install-lab-host.sh,
+# which never overwrites it. On a lab host, set host_id and, under [nats],
+# url = "tls://<hub>:4222" (a name in the hub's certificate), tls_cert,
+# tls_key and tls_ca, such as /etc/cis490/tls/lab1.pem, lab1-key.pem and
+# ca.pem (docs/deploy.md). The cis490-publisher unit may write only under
+# /var/lib/cis490: another data_dir needs ReadWritePaths=<data_dir> in a
+# drop-in (systemctl edit cis490-publisher).
+#
 # Written by: cis490 config default --role publisher
 
 `

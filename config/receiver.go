@@ -290,6 +290,14 @@ const receiverHeader = `# cis490 receiver configuration (receiver.toml).
 # CIS490_RECEIVE_CONCURRENCY=4; NATS_URL, NATS_CREDS, NATS_CONTEXT,
 # NATS_CERT, NATS_KEY and NATS_CA override [nats].
 #
+# Installed as /etc/cis490/receiver.toml by deploy/install-hub.sh, which
+# never overwrites it. Against the hub's TLS configuration, set under [nats]
+# url = "tls://<hub>:4222" (a name in the hub's certificate), tls_cert,
+# tls_key and tls_ca: /etc/cis490/tls/receiver.pem, receiver-key.pem and
+# ca.pem (docs/deploy.md). The cis490-receiver unit may write only under
+# /var/lib/cis490: an archive_dir elsewhere needs ReadWritePaths=<dir> in a
+# drop-in (systemctl edit cis490-receiver).
+#
 # Written by: cis490 config default --role receiver
 `
 
