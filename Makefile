@@ -1,6 +1,7 @@
 # cis490 build, test and release targets. GNU make.
 #
 #   make test     gofmt check, go vet, race-enabled tests (what CI runs)
+#   make e2e      the full profile of the end-to-end scenarios (load, chaos, cluster, ...)
 #   make demo     the operator walk-through
 #   make cross    static linux/amd64 and linux/arm64 (Raspberry Pi 5) binaries
 #   make bench    benchmarks; BENCH=regexp BENCHTIME=5s to narrow or lengthen
@@ -17,7 +18,7 @@ BENCHTIME ?= 1s
 FUZZTIME  ?= 10s
 PKGS      ?= ./...
 
-.PHONY: all build test bench demo cross fuzz clean
+.PHONY: all build test e2e bench demo cross fuzz clean
 
 all: build
 
@@ -29,6 +30,12 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists files to format:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The full profile of every e2e scenario (docs/reliability.md); `make test`
+# runs their short profile. The binaries under test are built without -race,
+# so -race costs only the test process. E2E_SEED=n replays a chaos schedule.
+e2e:
+	CIS490_E2E=full $(if $(E2E_SEED),CIS490_E2E_SEED=$(E2E_SEED)) $(GO) test -race -count=1 -timeout 60m -v ./e2e/
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime '$(BENCHTIME)' -benchmem $(PKGS)

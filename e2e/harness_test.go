@@ -37,6 +37,9 @@ const (
 	harnessProfileEnv = "CIS490_E2E"
 	// harnessSeedEnv fixes the seed of the scenarios' random choices.
 	harnessSeedEnv = "CIS490_E2E_SEED"
+	// harnessKeepLogsEnv names a directory the processes' logs are copied
+	// to at the end of each scenario, one directory per test.
+	harnessKeepLogsEnv = "CIS490_E2E_LOGS"
 )
 
 // harnessRestartSec is the supervisor's RestartSec: the pause before a
@@ -103,6 +106,13 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(func() {
 		for _, p := range h.procs {
 			p.Kill()
+		}
+		if keep := os.Getenv(harnessKeepLogsEnv); keep != "" {
+			dst := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+			os.RemoveAll(dst)
+			if err := os.CopyFS(dst, os.DirFS(filepath.Join(h.dir, "log"))); err != nil {
+				t.Logf("keep logs: %v", err)
+			}
 		}
 		if t.Failed() {
 			for _, p := range h.procs {
