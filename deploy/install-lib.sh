@@ -246,9 +246,13 @@ state_dir() {
 	fi
 }
 
-# as_service_user runs a command as SERVICE_USER (directly when it is already).
+# as_service_user runs a command as SERVICE_USER: directly when it is that
+# user already, or in a staged install for a user this machine does not know.
 as_service_user() {
 	if [ "$(id -un)" = "$SERVICE_USER" ]; then
+		"$@"
+	elif ! id -u "$SERVICE_USER" >/dev/null 2>&1 && [ -n "$DESTDIR" ]; then
+		say "no user $SERVICE_USER on this machine: running as $(id -un) in the staged install"
 		"$@"
 	else
 		runuser -u "$SERVICE_USER" -- "$@"

@@ -595,3 +595,31 @@ func TestShellcheck(t *testing.T) {
 		t.Fatalf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// TestInstallStagedUnknownUser stages an install for a service user this
+// machine does not have, with no systemctl, getent or useradd given, as a
+// package build would: the files are installed, nothing is run on the
+// system, and the output says what was left out.
+func TestInstallStagedUnknownUser(t *testing.T) {
+	t.Parallel()
+	e := newInstallEnv(t)
+	out := e.mustRun(t, filepath.Join(e.kit, "install-lab-host.sh"),
+		"SERVICE_USER=cis490-no-such-user", "SERVICE_GROUP=cis490-no-such-user", "SYSTEMCTL=", "GETENT=", "USERADD=")
+	requireSameFile(t, "lab-host.toml.example", e.installed("etc/cis490/lab-host.toml"))
+	requireMode(t, e.installed("var/lib/cis490/episodes"), fs.ModeSetgid|0o770)
+	for _, want := range []string{
+		"not checking for user cis490-no-such-user",
+		"no user cis490-no-such-user on this machine: running as",
+		"kept 0, quarantined 0",
+		"not calling systemctl",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, log := range []string{"systemctl.log", "useradd.log"} {
+		if calls := e.calls(t, log); calls != nil {
+			t.Errorf("%s = %q, want no calls", log, calls)
+		}
+	}
+}
