@@ -479,7 +479,7 @@ func TestBadInputHandMade(t *testing.T) {
 		{id: "bomb-files", detail: "episode too large", entries: func(id string) []badTarEntry {
 			es := []badTarEntry{meta(id)}
 			for i := range 8 { // each under the limit, together over it
-				es = append(es, badTarEntry{hdr: tar.Header{Name: "z" + strconv.Itoa(i), Typeflag: tar.TypeReg, Mode: 0o644}, zeros: bomb / 6})
+				es = append(es, badTarEntry{hdr: tar.Header{Name: "z" + strconv.Itoa(i), Typeflag: tar.TypeReg, Mode: 0o644}, zeros: maxBytes/6 + 1})
 			}
 			return es
 		}},
