@@ -424,3 +424,30 @@ func TestPublishPing(t *testing.T) {
 		t.Fatalf("--ping left %d submissions", info.State.Msgs)
 	}
 }
+
+// TestPublishSettleZero checks that ship.settle = 0 means what the config
+// says, "ship at once": an episode whose meta.json was written a moment ago
+// is taken by the first pass (here an unstamped one, which the pre-flight
+// quarantines), not held back for the 30 s default.
+func TestPublishSettleZero(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, t.TempDir(), freePort(t))
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, "episodes", "ep-fresh")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meta.json"), []byte(`{"episode_id":"ep-fresh","recorded_at":"2026-11-20T14:03:11Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := publishCmd(h.url, dataDir, "--once")
+	cmd.Env = append(cmd.Env, "CIS490_SHIP_SETTLE=0s")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("publish --once: %v\n%s", err, out)
+	}
+	if !exists(filepath.Join(dataDir, "quarantine", "ep-fresh", "quarantine_reason.json")) {
+		t.Fatalf("settle 0: the fresh unstamped episode was not taken at once (still in episodes/: %v)\n%s",
+			exists(dir), out)
+	}
+}

@@ -115,6 +115,9 @@ func connectPublisher(ctx context.Context, cfg config.Publisher, logger *slog.Lo
 	extra.Host, extra.DataDir = cfg.HostID, cfg.DataDir
 	extra.SegmentSize = int64(cfg.Ship.SegmentSize)
 	extra.Settle = cfg.Ship.Settle.Duration()
+	if extra.Settle == 0 {
+		extra.Settle = time.Nanosecond // the file's 0 means at once; the Options' 0 means the default
+	}
 	extra.Concurrency = cfg.Ship.Concurrency
 	extra.VerdictTimeout = cfg.Ship.VerdictTimeout.Duration()
 	extra.CorruptRetries = cfg.Ship.CorruptRetries
