@@ -15,7 +15,7 @@
 set -euo pipefail
 
 kit=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=install-lib.sh
+# shellcheck source-path=SCRIPTDIR source=install-lib.sh
 . "$kit/install-lib.sh"
 
 cis490_init install-hub
