@@ -68,6 +68,11 @@ type GCSection struct {
 	// Grace keeps an orphan segment younger than this: its upload may
 	// still be going on. At least a minute.
 	Grace Duration `toml:"grace"`
+	// AcceptedKeep deletes the segments of an accepted episode once they
+	// are older than this; 0 keeps them for ever. The bucket is downstream's
+	// copy when there is no archive_dir, so set it only once downstream is
+	// done with the bucket (or reads archive_dir).
+	AcceptedKeep Duration `toml:"accepted_keep"`
 }
 
 // MetricsSection is the [metrics] table.
@@ -176,6 +181,9 @@ func (r Receiver) Validate() error {
 	if r.GC.Grace < Duration(MinGrace) {
 		bad("gc.grace", r.GC.Grace, "must be at least %s", Duration(MinGrace))
 	}
+	if k := r.GC.AcceptedKeep; k != 0 && k < r.GC.Grace {
+		bad("gc.accepted_keep", k, "must be 0 (keep for ever) or at least gc.grace (%s)", r.GC.Grace)
+	}
 
 	if l := r.Metrics.Listen; l != "" {
 		if err := checkListen(l); err != nil {
@@ -270,9 +278,11 @@ var receiverComments = map[string]string{
 	"quarantine.max_bytes": "the stream's cap; the oldest records go first",
 	"quarantine.max_msgs":  "most records kept; -1: no cap",
 
-	"gc":          "Collection of orphan segments: uploaded, but named by no submission.",
+	"gc":          "Collection of orphan segments (uploaded, but named by no submission) and, with accepted_keep, of old accepted ones.",
 	"gc.interval": "time between two collections",
 	"gc.grace":    "orphans younger than this are kept, their upload may be running; at least 1m",
+	"gc.accepted_keep": "delete an accepted episode's segments once older than this, freeing its host's quota; " +
+		"0: keep for ever (the bucket fills up). Downstream reads the bucket or archive_dir: set it past their need",
 
 	"metrics":        "Prometheus metrics.",
 	"metrics.listen": "host:port serving /metrics, e.g. \"127.0.0.1:9490\"; \"\": off",

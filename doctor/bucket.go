@@ -79,7 +79,7 @@ func (u bucketUsage) classify() (Status, string) {
 
 // growFix is the fix of a bucket that is filling up.
 func (u bucketUsage) growFix() string {
-	return fmt.Sprintf("ask the hub admin to grow the quota: nats stream edit %s --max-bytes %s (cis490 doctor --hub shows what fills it)",
+	return fmt.Sprintf("ask the hub admin to grow the quota: nats stream edit %s --max-bytes %s, or to free it: [gc] accepted_keep in receiver.toml (cis490 doctor --hub shows what fills it)",
 		subjects.ObjectStream(u.Bucket), config.Size(2*u.MaxBytes))
 }
 

@@ -22,6 +22,7 @@ type GCResult struct {
 	Chunks   int    // chunk subjects purged that no object owned
 	Bytes    uint64 // bytes freed
 	Kept     int    // segment objects kept
+	Expired  int    // of Segments, those of accepted episodes past AcceptedKeep
 }
 
 // SweepOrphans deletes, in every host bucket, what no pending or accepted
@@ -33,9 +34,11 @@ type GCResult struct {
 //     cannot see them, but they count against the bucket's quota.
 //
 // Objects younger than grace may belong to an upload still in progress and
-// are always kept. Every segment of an accepted episode is kept.
+// are always kept. The segments of an accepted episode are kept, unless
+// Options.AcceptedKeep is set and they are older than that: then they are
+// deleted too (GCResult.Expired), which is what frees a host's quota.
 func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCResult, error) {
-	sw := sweeper{js: r.js, verdict: r.getVerdict, log: r.log}
+	sw := sweeper{js: r.js, verdict: r.getVerdict, log: r.log, acceptedKeep: r.o.AcceptedKeep}
 	var res GCResult
 	names := r.js.ObjectStoreNames(ctx)
 	var buckets []string
@@ -58,7 +61,8 @@ func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCRes
 		res.Buckets++
 	}
 	r.log.Info("orphan sweep", "buckets", res.Buckets, "segments_deleted", res.Segments,
-		"chunk_subjects_purged", res.Chunks, "bytes_freed", res.Bytes, "segments_kept", res.Kept)
+		"chunk_subjects_purged", res.Chunks, "bytes_freed", res.Bytes, "segments_kept", res.Kept,
+		"accepted_segments_expired", res.Expired)
 	return res, nil
 }
 
@@ -90,6 +94,9 @@ type sweeper struct {
 	verdict func(ctx context.Context, key string) (*objectstore.Verdict, uint64, error)
 	log     *slog.Logger
 	measure bool // count what would be freed, delete nothing
+	// acceptedKeep, if more than 0, is the age past which an accepted
+	// episode's segments go too.
+	acceptedKeep time.Duration
 }
 
 func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace time.Duration, res *GCResult) error {
@@ -127,9 +134,13 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 			keep = v != nil && v.AcceptedSHA256 != ""
 			accepted[episode] = keep
 		}
-		if keep {
+		expired := keep && s.acceptedKeep > 0 && info.ModTime.Before(time.Now().Add(-s.acceptedKeep))
+		if keep && !expired {
 			res.Kept++
 			continue
+		}
+		if expired {
+			res.Expired++
 		}
 		res.Segments++
 		res.Bytes += info.Size
@@ -139,7 +150,11 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 		if err := obs.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("gc: delete %s/%s: %w", bucket, info.Name, err)
 		}
-		s.log.Info("deleted orphan segment", "host", host, "object", info.Name, "bytes", info.Size, "age", time.Since(info.ModTime).Round(time.Second))
+		what := "deleted orphan segment"
+		if expired {
+			what = "deleted accepted segment past accepted_keep"
+		}
+		s.log.Info(what, "host", host, "object", info.Name, "bytes", info.Size, "age", time.Since(info.ModTime).Round(time.Second))
 	}
 	return s.purgeChunks(ctx, bucket, live, cutoff, res)
 }

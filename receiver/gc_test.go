@@ -85,3 +85,43 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("pending episode after sweep: %q %q", v.Reason, v.Detail)
 	}
 }
+
+// TestSweepAcceptedKeep checks that [gc] accepted_keep frees an accepted
+// episode's segments once they are older than it, and that the verdict
+// still holds: the same episode submitted again is accepted again.
+func TestSweepAcceptedKeep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, stop := e.start(receiver.Options{})
+	dir := episode(t, "ep-accepted", commit, map[string]string{"d": noise(200 << 10)})
+	mA, idA := e.ship(dir, 1)
+	if v := e.verdict(mA.EpisodeID, idA); v.Reason != subjects.Accepted {
+		t.Fatalf("verdict %q %q, want accepted", v.Reason, v.Detail)
+	}
+	stop()
+
+	for _, tc := range []struct {
+		keep    time.Duration
+		expired int
+	}{{0, 0}, {time.Hour, 0}, {time.Nanosecond, len(mA.Segments)}} {
+		gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t), AcceptedKeep: tc.keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := gc.SweepOrphans(t.Context(), 0)
+		if err != nil || res.Expired != tc.expired || res.Segments != tc.expired {
+			t.Fatalf("SweepOrphans with accepted_keep %s = %+v, %v; want %d expired", tc.keep, res, err, tc.expired)
+		}
+		if n, want := e.stored(mA), len(mA.Segments)-tc.expired; n != want {
+			t.Fatalf("accepted_keep %s: %d segments stored, want %d", tc.keep, n, want)
+		}
+	}
+
+	// The segments are gone, the verdict is not: a resubmission is uploaded
+	// again and accepted again.
+	mB, idB := e.ship(dir, 2)
+	e.run(receiver.Options{})
+	if v := e.verdict(mB.EpisodeID, idB); v.Reason != subjects.Accepted {
+		t.Fatalf("resubmission after accepted_keep: %q %q, want accepted", v.Reason, v.Detail)
+	}
+}

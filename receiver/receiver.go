@@ -47,6 +47,11 @@ type Options struct {
 	// ends before they are abandoned and handed back for redelivery
 	// (default 20 s, inside systemd's default stop timeout).
 	Drain time.Duration
+	// AcceptedKeep, if more than 0, lets SweepOrphans delete the segments
+	// of an accepted episode once they are older than this. The verdict,
+	// the accepted record and the export stay; a resubmission of the same
+	// episode is uploaded again and accepted again without a second export.
+	AcceptedKeep time.Duration
 	// OnPass is called after every pull, whether it brought work or not: a
 	// daemon's proof of life for the systemd watchdog.
 	OnPass func()

@@ -153,10 +153,11 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 		Limits: objectstore.Limits{
 			MaxBytes: int64(cfg.Receive.MaxEpisodeBytes), MaxFiles: cfg.Receive.MaxFiles, MaxNameLen: cfg.Receive.MaxNameLen,
 		},
-		Window:  win,
-		Logger:  logger,
-		Metrics: m,
-		OnPass:  sd.Heartbeat,
+		Window:       win,
+		Logger:       logger,
+		Metrics:      m,
+		OnPass:       sd.Heartbeat,
+		AcceptedKeep: cfg.GC.AcceptedKeep.Duration(),
 	})
 	if err != nil {
 		return err
