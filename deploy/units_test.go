@@ -22,8 +22,9 @@ var units = []struct {
 
 // unitRoot builds a root directory for systemd-analyze --root: the host's
 // own unit library (sysinit.target and friends), our units in
-// /etc/systemd/system, and the cis490 binary at the path ExecStart names,
-// so that verify checks the units as they are installed.
+// /etc/systemd/system, the cis490 binary at the path ExecStart names and
+// /bin/kill for ExecReload, so that verify checks the units as they are
+// installed.
 func unitRoot(t testing.TB) string {
 	t.Helper()
 	root := t.TempDir()
@@ -36,6 +37,9 @@ func unitRoot(t testing.TB) string {
 	}
 	etc := filepath.Join(root, "etc", "systemd", "system")
 	copyFile(t, cis490Bin, filepath.Join(root, "usr", "local", "bin", "cis490"), 0o755)
+	// The hub's ExecReload sends SIGHUP with the system's kill, which every
+	// Debian has (procps): the host's copy stands in for it.
+	copyFile(t, "/bin/kill", filepath.Join(root, "bin", "kill"), 0o755)
 	for _, u := range units {
 		copyFile(t, filepath.Join("systemd", u.name), filepath.Join(etc, u.name), 0o644)
 	}

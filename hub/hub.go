@@ -57,6 +57,7 @@ type Options struct {
 
 // Hub is a running embedded nats-server with JetStream.
 type Hub struct {
+	o   Options // as started, for Reload
 	srv *server.Server
 	nc  *nats.Conn          // in-process admin connection; nil if refused
 	js  jetstream.JetStream // on nc; nil if nc is
@@ -109,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Hub, error) {
 		stopServer(srv)
 		return nil, errors.New("start hub: jetstream is not enabled (see the server log)")
 	}
-	h := &Hub{srv: srv, res: res}
+	h := &Hub{o: o, srv: srv, res: res}
 
 	// An in-process connection without credentials is refused when the
 	// config file requires authentication, and on a pipe the refusal only
@@ -191,6 +192,36 @@ func serverOptions(o Options) (*server.Options, error) {
 	sopts.JetStream = true
 	sopts.NoSigs = true
 	return sopts, nil
+}
+
+// ErrNoConfigFile is returned by Reload when the hub was started without
+// a config file: there is nothing to read again.
+var ErrNoConfigFile = errors.New("hub has no config file")
+
+// Reload reads the config file again, with Listen and StoreDir laid over
+// it as at start, and applies what the server can change while it runs:
+// users, their permissions and TLS mappings above all, so that a lab host
+// added with `cis490 hub provision --out` can connect without a restart
+// (`systemctl reload cis490-hub` sends SIGHUP). A change the server
+// cannot apply live (the store dir, cluster routes) is an error naming
+// it, and the server keeps its running configuration.
+func (h *Hub) Reload() error {
+	if h.o.ConfigFile == "" {
+		return fmt.Errorf("reload: %w", ErrNoConfigFile)
+	}
+	sopts, err := serverOptions(h.o)
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", h.o.ConfigFile, err)
+	}
+	if sopts.Port == server.RANDOM_PORT || sopts.Port == 0 {
+		if a, ok := h.srv.Addr().(*net.TCPAddr); ok {
+			sopts.Port = a.Port // the port picked at start, not a new one
+		}
+	}
+	if err := h.srv.ReloadOptions(sopts); err != nil {
+		return fmt.Errorf("reload %s: %w", h.o.ConfigFile, err)
+	}
+	return nil
 }
 
 // parseListen splits host:port; port 0 or -1 becomes server.RANDOM_PORT.

@@ -293,3 +293,46 @@ no_auth_user: hubadmin
 		t.Errorf("EnsureHostBucket(lab1) = %v", err)
 	}
 }
+
+// TestReload checks that Reload applies a user added to the config file
+// while the server runs, and that a hub without a file says so.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	users := func(names ...string) string {
+		s := "authorization {\n  users: [\n"
+		for _, n := range names {
+			s += "    {user: " + n + ", password: pw-" + n + "}\n"
+		}
+		return s + "  ]\n}\n"
+	}
+	conf := writeConf(t, "%s", users("admin"))
+	h := start(t, hub.Options{ConfigFile: conf, StoreDir: t.TempDir(), Listen: "127.0.0.1:-1", Logger: hubtest.Logger(t)})
+	connect := func() error {
+		nc, err := nats.Connect(h.ClientURL(), nats.UserInfo("lab3", "pw-lab3"), nats.MaxReconnects(0))
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	if err := connect(); err == nil {
+		t.Fatal("lab3 connected before it was added")
+	}
+	if err := os.WriteFile(conf, []byte(users("admin", "lab3")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := h.ClientURL()
+	if err := h.Reload(); err != nil {
+		t.Fatalf("Reload = %v", err)
+	}
+	if h.ClientURL() != url {
+		t.Errorf("Reload moved the hub from %s to %s", url, h.ClientURL())
+	}
+	if err := connect(); err != nil {
+		t.Fatalf("lab3 after Reload: %v", err)
+	}
+
+	plain := start(t, hub.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1", Logger: hubtest.Logger(t)})
+	if err := plain.Reload(); !errors.Is(err, hub.ErrNoConfigFile) {
+		t.Errorf("Reload without a config file = %v, want %v", err, hub.ErrNoConfigFile)
+	}
+}

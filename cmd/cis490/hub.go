@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,7 +89,22 @@ func runHub(ctx context.Context, o hub.Options) error {
 		watchHub(hctx, h, sd, hubHealthInterval(sd), log)
 	}()
 
-	<-ctx.Done()
+	// SIGHUP (systemctl reload cis490-hub) reads the config file again:
+	// users added by cis490 hub provision --out can connect at once.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			if err := h.Reload(); err != nil {
+				log.Error("reload failed; serving with the configuration it had", "error", err)
+			} else {
+				log.Info("hub reloaded", "config_file", o.ConfigFile)
+			}
+		}
+	}
 	sd.Stopping()
 	log.Info("hub stopping")
 	stopHealth()
