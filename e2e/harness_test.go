@@ -198,7 +198,8 @@ func (h *harness) startHub() {
 	h.waitHub()
 }
 
-// waitHub waits until the hub answers with the submissions stream.
+// waitHub waits until the hub answers with its resources: the receiver
+// consumer, which EnsureResources makes last.
 func (h *harness) waitHub() {
 	h.t.Helper()
 	h.waitFor("hub ready", 30*time.Second, 50*time.Millisecond, func() error {
@@ -213,7 +214,7 @@ func (h *harness) waitHub() {
 		}
 		ctx, cancel := context.WithTimeout(h.t.Context(), 5*time.Second)
 		defer cancel()
-		_, err = js.Stream(ctx, subjects.SubmissionsStream)
+		_, err = js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
 		return err
 	})
 }
