@@ -183,7 +183,7 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 	defer cancel()
 	ctx, unguard := s.guard(ctx)
 	defer unguard()
-	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: name}, io.LimitReader(r, seg.Size+1))
+	info, err := s.putObject(ctx, name, io.LimitReader(r, seg.Size+1))
 	if err != nil {
 		return false, fmt.Errorf("put segment %s: %w", name, linkErr(ctx, err))
 	}

@@ -1,0 +1,118 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cis490/cis490/subjects"
+)
+
+// Chunking of a segment put, as the stock object store lays it out.
+const (
+	// ChunkSize is the stock object store's default chunk size.
+	ChunkSize = 128 << 10
+	// PutWindow bounds the chunks of a put sent and not yet acknowledged
+	// by the server: 2 MiB. The stock ObjectStore.Put allows 4,000 (500
+	// MiB) and buffers whatever the server has not taken in the client,
+	// which is what made a 64 MiB segment cost the publisher ~64 MiB of
+	// memory and a 1 GiB stock put fail with "too many requests".
+	PutWindow = 16
+)
+
+// putObject stores r as the object name in the stock object store layout
+// (ADR-20: chunks on $O.<bucket>.C.<nuid>, then the ObjectInfo on
+// $O.<bucket>.M.<base64url name> with a subject rollup), so that the
+// stock Get, `nats object get` and the GC read it as any other object. It
+// differs from the stock Put in one thing: at most PutWindow chunks are
+// in flight, each next one sent as the oldest is acknowledged. On error
+// the chunks sent are purged where permissions allow (as the stock Put
+// does); otherwise the GC reclaims them.
+func (s *Store) putObject(ctx context.Context, name string, r io.Reader) (*jetstream.ObjectInfo, error) {
+	bucket, stream, err := s.chunkStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nuid := strings.TrimRight(rand.Text(), "=")
+	chunkSubj := subjects.ObjectChunkSubject(bucket, nuid)
+	fail := func(err error) (*jetstream.ObjectInfo, error) {
+		// Bounded: a purge denied by permissions waits out its deadline.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = stream.Purge(pctx, jetstream.WithPurgeSubject(chunkSubj))
+		return nil, err
+	}
+	var inflight []jetstream.PubAckFuture
+	await := func(f jetstream.PubAckFuture) error {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	h := sha256.New()
+	chunk := make([]byte, ChunkSize)
+	var size uint64
+	var chunks uint32
+	for {
+		n, rerr := io.ReadFull(r, chunk)
+		if n > 0 {
+			if len(inflight) == PutWindow {
+				if err := await(inflight[0]); err != nil {
+					return fail(fmt.Errorf("chunk %d: %w", chunks-PutWindow, err))
+				}
+				inflight = inflight[1:]
+			}
+			h.Write(chunk[:n])
+			m := nats.NewMsg(chunkSubj)
+			m.Data = chunk[:n] // the client copies it into its write buffer
+			f, err := s.js.PublishMsgAsync(m)
+			if err != nil {
+				return fail(fmt.Errorf("chunk %d: %w", chunks, err))
+			}
+			inflight = append(inflight, f)
+			size += uint64(n)
+			chunks++
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return fail(rerr)
+		}
+	}
+	for _, f := range inflight {
+		if err := await(f); err != nil {
+			return fail(err)
+		}
+	}
+	info := &jetstream.ObjectInfo{
+		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: ChunkSize}},
+		Bucket:     bucket, NUID: nuid, Size: size, Chunks: chunks,
+		Digest: "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)),
+	}
+	body, err := json.Marshal(info)
+	if err != nil {
+		return fail(err)
+	}
+	mm := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">") + base64.URLEncoding.EncodeToString([]byte(name)))
+	mm.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	mm.Data = body
+	if _, err := s.js.PublishMsg(ctx, mm); err != nil {
+		return fail(fmt.Errorf("object info: %w", err))
+	}
+	return info, nil
+}
