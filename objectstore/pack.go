@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -21,6 +20,12 @@ import (
 // MaxWindow is the zstd window the packer writes and the most the reader
 // accepts, which bounds the decoder's memory on the hub.
 const MaxWindow = 8 << 20
+
+// PackWindow is the zstd window the packer writes: 2 MiB, a quarter of what
+// the reader accepts. The encoder keeps two windows of history, so this is
+// what bounds the publisher's memory per episode in flight (4 MiB instead
+// of 16 at 8 MiB), and the receiver's decoder needs no more than it.
+const PackWindow = 2 << 20
 
 // PackStats counts what Pack wrote.
 type PackStats struct {
@@ -35,7 +40,9 @@ type PackOptions struct {
 	// are deterministic for a given level whatever Concurrency is.
 	Level zstd.EncoderLevel
 	// Concurrency bounds the encoder's goroutines, and with them its memory
-	// (about 2 windows each); the default is min(GOMAXPROCS, 2).
+	// (about 2 windows each); the default is 1: the publisher already packs
+	// one episode per worker, and a second encoder goroutine bought no
+	// speed on two cores.
 	Concurrency int
 }
 
@@ -62,9 +69,9 @@ func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackSt
 		opt.Level = zstd.SpeedDefault
 	}
 	if opt.Concurrency <= 0 {
-		opt.Concurrency = min(runtime.GOMAXPROCS(0), 2)
+		opt.Concurrency = 1
 	}
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(opt.Level), zstd.WithWindowSize(MaxWindow),
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(opt.Level), zstd.WithWindowSize(PackWindow),
 		zstd.WithEncoderConcurrency(opt.Concurrency))
 	if err != nil {
 		return PackStats{}, fmt.Errorf("pack %s: %w", dir, err)
