@@ -41,8 +41,8 @@ type Options struct {
 	Workloads []Workload
 	// Runs is how many times each workload runs (default 3).
 	Runs int
-	// Dir holds the hub's store and the episodes; default a new
-	// directory under os.TempDir, removed at the end.
+	// Dir holds a new directory for the hub's store and the episodes,
+	// removed at the end; default os.TempDir.
 	Dir string
 	// Out receives a line per measurement; nil discards them.
 	Out io.Writer
@@ -95,14 +95,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Dir == "" {
-		d, err := os.MkdirTemp("", "cis490-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		o.Dir = d
+	// A fresh directory each time: a hub store left by an earlier bench
+	// would hold verdicts for the same host and episode ids.
+	d, err := os.MkdirTemp(o.Dir, "cis490-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
+	defer os.RemoveAll(d)
+	o.Dir = d
 	rep := &Report{Machine: Describe(), Runs: o.Runs, Workloads: o.Workloads, Systems: []string{Cis490, Stock}}
 	if o.HTTPOld != "" {
 		rep.Systems = append(rep.Systems, HTTP)
@@ -350,6 +350,9 @@ func (m *measurement) cis490(ctx context.Context, r *Result) error {
 	}
 	r.Done = countDir(filepath.Join(m.data, "shipped"))
 	r.Failed = m.w.Count - r.Done
+	if r.Failed > 0 && r.Err == "" {
+		r.Err = "cis490 publish: " + pub.output()
+	}
 	r.RecvRSS, err = rcv.hwm()
 	if err != nil {
 		return err
@@ -459,6 +462,9 @@ func (m *measurement) http(ctx context.Context, r *Result) error {
 	}
 	r.Done = countDir(filepath.Join(m.data, "shipped"))
 	r.Failed = m.w.Count - r.Done
+	if r.Failed > 0 && r.Err == "" {
+		r.Err = "httpold ship: " + ship.output()
+	}
 	if r.RecvRSS, err = srv.hwm(); err != nil {
 		return err
 	}

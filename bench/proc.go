@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,31 @@ type proc struct {
 	lines chan string  // stdout lines, as they come (dropped when full)
 	done  chan struct{}
 	err   error // of Wait, once done is closed
+	peak  atomic.Int64
+}
+
+// samplePeriod is how often a process's VmHWM is read while it runs.
+const samplePeriod = 20 * time.Millisecond
+
+// sample keeps p.peak at the process's VmHWM until it exits. The
+// high-water mark only grows, so the last reading is the peak but for what
+// the process adds in its last samplePeriod, while it exits. (The
+// ru_maxrss that wait4 reports would be simpler, and wrong: Linux counts
+// in it the parent's resident set at the fork that started the child, so a
+// child of the bench, whose hub holds hundreds of MiB, would seem as big.)
+func (p *proc) sample() {
+	t := time.NewTicker(samplePeriod)
+	defer t.Stop()
+	for {
+		if n, err := p.hwm(); err == nil && n > p.peak.Load() {
+			p.peak.Store(n)
+		}
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // startProc starts bin with args and env (added to the environment).
@@ -40,6 +66,7 @@ func startProc(name, bin string, args, env []string) (*proc, error) {
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	go p.sample()
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -79,8 +106,7 @@ func (p *proc) output() string {
 }
 
 // wait waits for the process to exit, or kills it when ctx is done, and
-// returns its peak RSS: the kernel's high-water mark of the process's
-// resident set, as wait4 reports it (ru_maxrss, the VmHWM it had).
+// returns its peak RSS: its VmHWM, as last sampled.
 func (p *proc) wait(ctx context.Context) (int64, error) {
 	select {
 	case <-p.done:
@@ -89,10 +115,7 @@ func (p *proc) wait(ctx context.Context) (int64, error) {
 		<-p.done
 		return 0, fmt.Errorf("%s: %w", p.name, ctx.Err())
 	}
-	var rss int64
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss << 10 // KiB on Linux
-	}
+	rss := p.peak.Load()
 	if p.err != nil {
 		return rss, fmt.Errorf("%s: %w: %s", p.name, p.err, p.output())
 	}
@@ -124,7 +147,8 @@ func (p *proc) firstLine(prefix string, d time.Duration) (string, error) {
 	}
 }
 
-// hwm reads the running process's peak RSS, VmHWM in /proc/<pid>/status.
+// hwm reads the running process's peak RSS, VmHWM in /proc/<pid>/status:
+// the high-water mark of its own address space, since its exec.
 func (p *proc) hwm() (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {

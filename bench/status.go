@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,9 +92,15 @@ func resultLine(r Result) string {
 	line := fmt.Sprintf("  %-6s %-13s run %d: %7.1f MB/s %8.1f episodes/s  %d/%d arrived  sender %s  receiver %s",
 		r.System, r.Workload.Label(), r.Run, r.MBps(), r.EpisodesPerSec(), r.Done, r.Workload.Count, mib(r.PubRSS), mib(r.RecvRSS))
 	if r.Err != "" {
-		line += "  error: " + firstLine(r.Err)
+		line += "\n    error: " + lastLines(r.Err, 6)
 	}
 	return line
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// lastLines is the last n lines of s, indented to follow an error line.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n    ")
+}
