@@ -72,6 +72,15 @@ func runHub(ctx context.Context, o hub.Options) error {
 	}
 	defer sd.Close(context.WithoutCancel(ctx))
 
+	// SIGHUP (systemctl reload cis490-hub) reads the config file again:
+	// users added by cis490 hub provision --out can connect at once. It is
+	// caught from before the server starts, so that a reload arriving
+	// between READY=1 and the loop below cannot end the process (SIGHUP's
+	// default action); one that arrives during start-up is applied after.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	h, err := hub.Start(ctx, o)
 	if errors.Is(err, hub.ErrInvalidOptions) {
 		return usageError{err}
@@ -89,11 +98,6 @@ func runHub(ctx context.Context, o hub.Options) error {
 		watchHub(hctx, h, sd, hubHealthInterval(sd), log)
 	}()
 
-	// SIGHUP (systemctl reload cis490-hub) reads the config file again:
-	// users added by cis490 hub provision --out can connect at once.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
