@@ -43,8 +43,8 @@ hosts already in that file are kept: adding a lab host is
 Then, unless --no-apply, it connects with the global connection flags (or
 --context) as the admin and creates or updates the streams, key-value buckets,
 the receiver consumer and one object bucket per host with its quota, so a
-stock nats-server works as the hub. It is idempotent. Restart the hub
-afterwards to apply the new users.conf (systemctl restart cis490-hub; a
+stock nats-server works as the hub. It is idempotent. Reload the hub
+afterwards to apply the new users.conf (systemctl reload cis490-hub; a
 stock nats-server: nats-server --signal reload). docs/security.md has the
 whole procedure.`,
 		Args: cobra.NoArgs,
