@@ -73,7 +73,9 @@ func objectMeta(bucket, rest string) string { return "$O." + bucket + ".M." + re
 //   - put segments into its own bucket EPISODES_<HOST> (its chunk and
 //     metadata subjects, the bucket's info and the metadata lookups a put
 //     makes), and nothing else on any bucket: no purge, no delete request,
-//     no other host's bucket;
+//     no other host's bucket (but, as permissions cannot see headers, a
+//     metadata write with Nats-Rollup: all empties its own bucket:
+//     docs/security.md);
 //   - submit on its own subject cis490.submit.<host>, and read the
 //     submissions stream's info;
 //   - read its own verdicts (keys <host>.> of CIS490_VERDICTS: get and watch),
@@ -82,7 +84,7 @@ func objectMeta(bucket, rest string) string { return "$O." + bucket + ".M." + re
 //   - subscribe only below its own inbox prefix _INBOX_<host>.
 //
 // It can publish no verdict, record or window key, and create, update,
-// purge or delete no stream. An invalid or reserved host id is an error
+// purge or delete no stream through the JetStream API. An invalid or reserved host id is an error
 // wrapping subjects.ErrBadHost.
 func HostPermissions(host string) (User, error) {
 	if err := validateHostUser(host); err != nil {
