@@ -427,6 +427,7 @@ func (m *measurement) stock(ctx context.Context, r *Result) error {
 		if *side.res, err = parseStockResult(line); err != nil {
 			return err
 		}
+		*side.rss = max(*side.rss, p.reportedRSS())
 	}
 	r.Done = get.OK
 	r.Failed = m.w.Count - get.OK
@@ -465,6 +466,7 @@ func (m *measurement) http(ctx context.Context, r *Result) error {
 	if r.Failed > 0 && r.Err == "" {
 		r.Err = "httpold ship: " + ship.output()
 	}
+	r.PubRSS = max(r.PubRSS, ship.reportedRSS())
 	if r.RecvRSS, err = srv.hwm(); err != nil {
 		return err
 	}

@@ -147,23 +147,58 @@ func (p *proc) firstLine(prefix string, d time.Duration) (string, error) {
 	}
 }
 
-// hwm reads the running process's peak RSS, VmHWM in /proc/<pid>/status:
-// the high-water mark of its own address space, since its exec.
+// hwm reads the running process's peak RSS.
 func (p *proc) hwm() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	n, err := PeakRSS(p.cmd.Process.Pid)
 	if err != nil {
-		return 0, fmt.Errorf("%s: read peak RSS: %w", p.name, err)
+		return 0, fmt.Errorf("%s: %w", p.name, err)
+	}
+	return n, nil
+}
+
+// peakPrefix starts the line on which a process the bench runs reports
+// its own peak RSS as it ends (PrintPeakRSS): one that ends within the
+// sampling period would otherwise go unmeasured.
+const peakPrefix = "peak-rss "
+
+// PrintPeakRSS writes this process's peak RSS on the line the bench reads.
+// The bench's own processes (the stock client, the old HTTP shipper) call
+// it last.
+func PrintPeakRSS(w io.Writer) {
+	if n, err := PeakRSS(os.Getpid()); err == nil {
+		fmt.Fprintf(w, "%s%d\n", peakPrefix, n)
+	}
+}
+
+// reportedRSS is the peak RSS the process printed, 0 if none. Call it
+// after wait.
+func (p *proc) reportedRSS() int64 {
+	line, err := p.firstLine(peakPrefix, time.Second)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(line, 10, 64)
+	return n
+}
+
+// PeakRSS reads a running process's peak RSS in bytes: VmHWM in
+// /proc/<pid>/status, the high-water mark of its own address space since
+// its exec.
+func PeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read peak RSS: %w", err)
 	}
 	for line := range strings.Lines(string(b)) {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("%s: VmHWM %q: %w", p.name, rest, err)
+				return 0, fmt.Errorf("VmHWM %q: %w", rest, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("%s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 // stop sends SIGTERM and waits up to 30 s, then kills. A server stopped

@@ -34,8 +34,10 @@ func (r *StockResult) fail(err error) {
 // stockPrefix starts the line a stock client process prints its result on.
 const stockPrefix = "stock-result "
 
-// PrintStockResult writes r as the one line the runner reads.
+// PrintStockResult writes r as the line the runner reads, then the
+// process's peak RSS (PrintPeakRSS).
 func PrintStockResult(w io.Writer, r StockResult) {
+	defer PrintPeakRSS(w)
 	b, _ := json.Marshal(r)
 	fmt.Fprintf(w, "%s%s\n", stockPrefix, b)
 }

@@ -345,7 +345,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// MarshalSummary is the one JSON line `httpold ship` prints.
+// MarshalSummary is the line `httpold ship` prints.
 func MarshalSummary(s Summary) string {
 	b, _ := json.Marshal(s)
 	return string(b)

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/cis490/cis490/bench"
 	"github.com/cis490/cis490/bench/httpold"
 )
 
@@ -51,6 +52,7 @@ func main() {
 		}
 		s, err := httpold.Ship(ctx, httpold.ShipOptions{URL: *url, Host: *host, DataDir: *dataDir})
 		fmt.Println(httpold.MarshalSummary(s))
+		bench.PrintPeakRSS(os.Stdout)
 		if err != nil {
 			fail(err)
 		}
