@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,8 +72,8 @@ func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackSt
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 1
 	}
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(opt.Level), zstd.WithWindowSize(PackWindow),
-		zstd.WithEncoderConcurrency(opt.Concurrency))
+	key := encoderKey{opt.Level, opt.Concurrency}
+	zw, err := getEncoder(key, w)
 	if err != nil {
 		return PackStats{}, fmt.Errorf("pack %s: %w", dir, err)
 	}
@@ -84,7 +85,39 @@ func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackSt
 	if err := zw.Close(); err != nil {
 		return stats, fmt.Errorf("pack %s: %w", dir, err)
 	}
+	putEncoder(key, zw)
 	return stats, nil
+}
+
+// encoderKey is what makes two encoders interchangeable.
+type encoderKey struct {
+	level       zstd.EncoderLevel
+	concurrency int
+}
+
+// encoders pools zstd encoders by encoderKey. An encoder's history buffers
+// (two windows) are allocated once and reused by Reset: for a small
+// episode they were most of the cost of packing it (3 MB allocated and
+// cleared per 100 KiB episode, with the decoder).
+var encoders sync.Map // encoderKey -> *sync.Pool
+
+func getEncoder(key encoderKey, w io.Writer) (*zstd.Encoder, error) {
+	if p, ok := encoders.Load(key); ok {
+		if zw, ok := p.(*sync.Pool).Get().(*zstd.Encoder); ok {
+			zw.Reset(w)
+			return zw, nil
+		}
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(key.level), zstd.WithWindowSize(PackWindow),
+		zstd.WithEncoderConcurrency(key.concurrency))
+}
+
+// putEncoder keeps a closed encoder for the next Pack; one that failed is
+// not put back.
+func putEncoder(key encoderKey, zw *zstd.Encoder) {
+	zw.Reset(nil)
+	p, _ := encoders.LoadOrStore(key, new(sync.Pool))
+	p.(*sync.Pool).Put(zw)
 }
 
 // scan lists the episode's entries in archive order.

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -141,12 +142,11 @@ func (r *ReadResult) matches(m *Manifest) error {
 // segments is returned as it is; other decode errors become ErrBadCompression.
 func readTar(sr *segmentsReader, m *Manifest, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
 	var res ReadResult
-	zr, err := zstd.NewReader(sr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(MaxWindow))
+	zr, err := getDecoder(sr)
 	if err != nil {
 		return res, fmt.Errorf("read archive: %w", err)
 	}
-	defer zr.Close()
+	defer putDecoder(zr)
 	// Tar adds at most a header block per entry, padding, PAX records and the
 	// end blocks to the file bytes: anything past that is a bomb.
 	budget := lim.MaxBytes + int64(lim.MaxFiles+4)*3*512 + 1<<20
@@ -432,4 +432,29 @@ func (r *segmentsReader) close() {
 		r.cur.Close()
 		r.cur = nil
 	}
+}
+
+// decoders pools the reader's zstd decoders: synchronous (concurrency 1),
+// so Reset makes one ready for the next archive with its buffers kept,
+// instead of allocating them for every episode.
+var decoders sync.Pool
+
+func getDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if zr, ok := decoders.Get().(*zstd.Decoder); ok {
+		if err := zr.Reset(r); err == nil {
+			return zr, nil
+		}
+		zr.Close()
+	}
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(MaxWindow))
+}
+
+// putDecoder drops the decoder's reader and keeps it for the next archive.
+func putDecoder(zr *zstd.Decoder) {
+	if err := zr.Reset(nil); err != nil {
+		zr.Close()
+		return
+	}
+	decoders.Put(zr)
 }
