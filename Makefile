@@ -4,7 +4,8 @@
 #   make e2e      the full profile of the end-to-end scenarios (load, chaos, cluster, ...)
 #   make demo     the operator walk-through
 #   make cross    static linux/amd64 and linux/arm64 (Raspberry Pi 5) binaries
-#   make bench    benchmarks; BENCH=regexp BENCHTIME=5s to narrow or lengthen
+#   make bench    cis490 vs the stock client vs the old HTTP design, into docs/benchmarks.md;
+#                 BENCH_RUNS=1 BENCH_WORKLOADS=200x100KiB,4x64MiB to shorten
 #   make fuzz     every Fuzz target for FUZZTIME (default 10s) each
 
 SHELL := bash
@@ -13,8 +14,9 @@ SHELL := bash
 GO        ?= go
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-BENCH     ?= .
-BENCHTIME ?= 1s
+BENCH_RUNS      ?= 3
+BENCH_WORKLOADS ?= 1000x100KiB,20x64MiB,2x1GiB,1x4GiB
+BENCH_DOC       ?= docs/benchmarks.md
 FUZZTIME  ?= 10s
 PKGS      ?= ./...
 
@@ -39,8 +41,13 @@ test:
 e2e:
 	CIS490_E2E=full $(if $(E2E_SEED),CIS490_E2E_SEED=$(E2E_SEED)) $(GO) test -count=1 -timeout 60m -v ./e2e/
 
+# One embedded hub; cis490's publisher and receiver, the stock client and
+# the old HTTP design (bench/cmd/httpold, never in the cis490 binary) run as
+# processes. Needs free space under $TMPDIR of about 3x the largest workload.
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime '$(BENCHTIME)' -benchmem $(PKGS)
+	$(GO) build -o bin/cis490 ./cmd/cis490
+	$(GO) build -o bin/httpold ./bench/cmd/httpold
+	bin/cis490 bench --http-old bin/httpold --runs '$(BENCH_RUNS)' --workloads '$(BENCH_WORKLOADS)' $(if $(BENCH_DOC),--doc '$(BENCH_DOC)')
 
 demo:
 	$(GO) run ./cmd/cis490 demo
