@@ -220,9 +220,9 @@ func (h *harness) waitHub() {
 }
 
 // startCluster starts n stock nats-server processes as one JetStream
-// cluster on loopback and provisions the resources with Replicas n and the
-// host buckets of hosts, as the hub admin does: hub.EnsureResources and
-// hub.EnsureHostBucket with DefaultResourceOptions but for Replicas.
+// cluster on loopback and provisions it as the hub admin does: `cis490 hub
+// provision --host ... --replicas n`, which makes every resource and the
+// host buckets with the single hub's options but for Replicas.
 func (h *harness) startCluster(n int, hosts []string) {
 	h.t.Helper()
 	ports := harnessPorts(h.t, 2*n)
@@ -254,36 +254,21 @@ cluster {
 	}
 	h.url = strings.Join(clientURLs, ",")
 	h.resources.Replicas = n
-	nc, err := nats.Connect(h.url, nats.MaxReconnects(-1))
-	if err != nil {
-		// The nodes may still be binding: retry within waitFor below.
-		nc = nil
+	for _, host := range hosts {
+		h.dataDir(host)
 	}
-	h.waitFor("cluster provisioned", 60*time.Second, 250*time.Millisecond, func() error {
-		if nc == nil {
-			if nc, err = nats.Connect(h.url, nats.MaxReconnects(-1)); err != nil {
-				return err
-			}
-		}
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
-		// Until every peer has joined the meta group, replicated streams
-		// fail with insufficient resources: retry, it is idempotent.
-		ctx, cancel := context.WithTimeout(h.t.Context(), 5*time.Second)
+	// Until every peer has joined the meta group, replicated streams fail
+	// with insufficient resources: retry, provisioning is idempotent.
+	h.waitFor("cluster provisioned", 90*time.Second, 500*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(h.t.Context(), 20*time.Second)
 		defer cancel()
-		if err := hub.EnsureResources(ctx, js, h.resources); err != nil {
-			return err
-		}
-		for _, host := range hosts {
-			if _, err := hub.EnsureHostBucket(ctx, js, host, h.resources); err != nil {
-				return err
-			}
+		cmd := exec.CommandContext(ctx, bin, "hub", "provision", "--server", h.url, "--replicas", strconv.Itoa(n),
+			"--host", strings.Join(hosts, ","), "--out", filepath.Join(h.dir, "users.conf"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cis490 hub provision: %v\n%s", err, out)
 		}
 		return nil
 	})
-	nc.Close()
 }
 
 // harnessPorts returns n distinct free loopback ports.

@@ -440,10 +440,6 @@ func (l *ledger) check(js jetstream.JetStream) ledgerFigures {
 			f.Objects = n
 			return err
 		})
-		for _, p := range l.h.receivers {
-			f.OrphanSegments += p.Count(`"msg":"deleted orphan segment"`)
-			f.OrphanChunks += p.Count(`"msg":"purged orphan chunks"`)
-		}
 	} else {
 		r, err := receiver.New(ctx, js, receiver.Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -457,6 +453,11 @@ func (l *ledger) check(js jetstream.JetStream) ledgerFigures {
 		if f.Objects, err = l.checkBuckets(ctx, js, manifests); err != nil {
 			l.h.errorf("after the GC: %v", err)
 		}
+	}
+	// What the receivers' own GC swept (a long short run lets it).
+	for _, p := range l.h.receivers {
+		f.OrphanSegments += p.Count(`"msg":"deleted orphan segment"`)
+		f.OrphanChunks += p.Count(`"msg":"purged orphan chunks"`)
 	}
 	if f.OrphanSegments < l.plantedSegments || f.OrphanChunks < l.plantedChunks {
 		l.h.errorf("GC swept %d segments and %d chunk subjects, fewer than the %d and %d planted", f.OrphanSegments, f.OrphanChunks, l.plantedSegments, l.plantedChunks)
@@ -587,9 +588,17 @@ func (l *ledger) checkEpisode(ctx context.Context, kv jetstream.KeyValue, ep *le
 	return false, dup, wrong
 }
 
-// checkArchiveDir fails on anything in the archive dir that is not the
-// export or the sidecar of an accepted episode: a temp left behind.
+// checkArchiveDir waits until the archive dir holds nothing but the
+// exports and sidecars of accepted episodes, and fails if a temp stays. A
+// receiver may still be reading a submission the server gave to another
+// receiver meanwhile (its ack wait ran out during a failover), with its
+// temp open, until that read's deadline; a temp that outlives it leaked.
 func (l *ledger) checkArchiveDir() {
+	l.h.t.Helper()
+	l.h.waitFor("archive dir holds only exports", 3*time.Minute, time.Second, l.archiveDirClean)
+}
+
+func (l *ledger) archiveDirClean() error {
 	want := map[string]bool{}
 	for _, ep := range l.eps {
 		if ep.Want == subjects.Accepted {
@@ -602,10 +611,11 @@ func (l *ledger) checkArchiveDir() {
 		entries, _ := os.ReadDir(filepath.Join(l.h.archive, host.Name()))
 		for _, e := range entries {
 			if p := filepath.Join(host.Name(), e.Name()); !want[p] {
-				l.h.errorf("archive dir holds %s, which is no accepted episode's export or sidecar", p)
+				return fmt.Errorf("archive dir holds %s, which is no accepted episode's export or sidecar", p)
 			}
 		}
 	}
+	return nil
 }
 
 // checkBuckets returns an error unless every host bucket holds exactly the
