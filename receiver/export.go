@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cis490/cis490/durable"
@@ -23,6 +25,10 @@ type export struct {
 	hostDir, tmp, final, sidecar string
 	digest                       string
 	identical                    bool
+	// lock holds an exclusive flock on tmp while it is being written:
+	// cleanExports of another receiver sharing ArchiveDir leaves a locked
+	// temp alone. Closing it releases the lock; a crash releases it too.
+	lock *os.File
 }
 
 // sidecar is the provenance file written beside each export.
@@ -53,7 +59,36 @@ func (r *Receiver) newExport(host string, m *objectstore.Manifest) (*export, err
 		return nil, transient("export: %w", err)
 	}
 	ex.tmp = tmp
+	if ex.lock, err = lockDir(tmp, true); err != nil {
+		os.RemoveAll(tmp)
+		return nil, transient("export: lock %s: %w", tmp, err)
+	}
 	return ex, nil
+}
+
+// errLocked is returned by lockDir when another process holds the lock.
+var errLocked = errors.New("locked by another process")
+
+// lockDir opens dir and takes an exclusive flock on it: blocking, or
+// failing with errLocked. The lock lasts until the file is closed or the
+// process ends.
+func lockDir(dir string, wait bool) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLocked
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 func exportIdentical(final, side, digest string) bool {
@@ -120,6 +155,7 @@ func (ex *export) commit() error {
 		return transient("export: %w", err)
 	}
 	ex.tmp = ""
+	ex.unlock()
 	return nil
 }
 
@@ -128,6 +164,16 @@ func (ex *export) abort() {
 	if ex != nil && ex.tmp != "" {
 		os.RemoveAll(ex.tmp)
 		ex.tmp = ""
+	}
+	if ex != nil {
+		ex.unlock()
+	}
+}
+
+func (ex *export) unlock() {
+	if ex.lock != nil {
+		ex.lock.Close()
+		ex.lock = nil
 	}
 }
 
@@ -156,7 +202,13 @@ func (r *Receiver) exportAccepted(ctx context.Context, host string, m *objectsto
 	return ex.final, nil
 }
 
-// cleanExports removes the temp directories a crash left in ArchiveDir.
+// staleTempFile is the age past which a temp file in ArchiveDir (a sidecar
+// being written, which takes milliseconds) is left over from a crash.
+const staleTempFile = time.Minute
+
+// cleanExports removes the temp directories and files a crash left in
+// ArchiveDir. Receivers may share ArchiveDir: an export temp another
+// running receiver is writing is flock'ed, and is left alone.
 func (r *Receiver) cleanExports() error {
 	if r.o.ArchiveDir == "" {
 		return nil
@@ -172,12 +224,39 @@ func (r *Receiver) cleanExports() error {
 		if !h.IsDir() {
 			continue
 		}
-		removed, err := durable.Clean(filepath.Join(r.o.ArchiveDir, h.Name()))
+		hostDir := filepath.Join(r.o.ArchiveDir, h.Name())
+		entries, err := os.ReadDir(hostDir)
 		if err != nil {
-			return err
+			return fmt.Errorf("clean archive dir: %w", err)
 		}
-		for _, name := range removed {
-			r.log.Info("removed stale export temp", "host", h.Name(), "name", name)
+		for _, e := range entries {
+			if !strings.Contains(e.Name(), durable.TempMarker) {
+				continue
+			}
+			p := filepath.Join(hostDir, e.Name())
+			if !e.IsDir() {
+				if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < staleTempFile {
+					continue
+				}
+				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("clean archive dir: %w", err)
+				}
+				r.log.Info("removed stale export temp", "host", h.Name(), "name", e.Name())
+				continue
+			}
+			lock, err := lockDir(p, false)
+			if errors.Is(err, errLocked) || errors.Is(err, os.ErrNotExist) {
+				continue // another receiver is exporting into it, or has just finished
+			}
+			if err != nil {
+				return fmt.Errorf("clean archive dir: lock %s: %w", p, err)
+			}
+			err = os.RemoveAll(p)
+			lock.Close()
+			if err != nil {
+				return fmt.Errorf("clean archive dir: %w", err)
+			}
+			r.log.Info("removed stale export temp", "host", h.Name(), "name", e.Name())
 		}
 	}
 	return nil
