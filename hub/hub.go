@@ -141,6 +141,13 @@ func Start(ctx context.Context, o Options) (*Hub, error) {
 	if o.NoResources {
 		return h, nil
 	}
+	// What receiver.toml applied (quarantine limits, ack wait) outlives a
+	// restart of the hub: only a new resource gets the defaults.
+	if kept, err := KeepReceiverSettings(ctx, js, res); err == nil {
+		res = kept
+	} else {
+		log.Warn("cannot read the receiver's settings; ensuring resources with the hub's", "error", err)
+	}
 	switch err := EnsureResources(ctx, js, res); {
 	case errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		log.Warn("in-process connection has no jetstream account; resources must be provisioned by an admin",

@@ -126,6 +126,54 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 }
 
+// TestRestartKeepsReceiverSettings checks that a restart of the hub keeps
+// the quarantine limits and the ack wait a receiver applied from its
+// receiver.toml, instead of resetting them to the defaults.
+func TestRestartKeepsReceiverSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := start(t, hub.Options{StoreDir: dir, Listen: "127.0.0.1:-1"})
+	nc, js := hubtest.Connect(t, h.ClientURL())
+	// What cis490 receive applies at start.
+	st, err := js.Stream(t.Context(), subjects.QuarantineStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge, cfg.MaxBytes, cfg.MaxMsgs = 7*24*time.Hour, 64<<20, 500
+	if _, err := js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(t.Context(), subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cons.CachedInfo().Config
+	cc.AckWait = 9 * time.Minute
+	if _, err := js.UpdateConsumer(t.Context(), subjects.SubmissionsStream, cc); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	stop(t, h)
+
+	h = start(t, hub.Options{StoreDir: dir, Listen: "127.0.0.1:-1"})
+	_, js = hubtest.Connect(t, h.ClientURL())
+	st, err = js.Stream(t.Context(), subjects.QuarantineStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config; c.MaxAge != 7*24*time.Hour || c.MaxBytes != 64<<20 || c.MaxMsgs != 500 {
+		t.Errorf("quarantine limits after a hub restart: max_age %s max_bytes %d max_msgs %d, want 168h 67108864 500", c.MaxAge, c.MaxBytes, c.MaxMsgs)
+	}
+	cons, err = js.Consumer(t.Context(), subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cons.CachedInfo().Config.AckWait; got != 9*time.Minute {
+		t.Errorf("ack wait after a hub restart = %s, want 9m", got)
+	}
+}
+
 // writeConf writes a nats-server.conf into a new temp dir and returns its path.
 func writeConf(t testing.TB, format string, a ...any) string {
 	t.Helper()

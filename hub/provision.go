@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,20 @@ type Provisioned struct {
 	Name string
 }
 
+// ProvisionOption changes what Provision does.
+type ProvisionOption func(*provisionOptions)
+
+type provisionOptions struct {
+	keepQuotas bool
+}
+
+// KeepQuotas makes Provision leave the quota of a host bucket that exists
+// as it is: o.HostQuota is then only the quota of a new host. Adding a host
+// must not reset a quota the admin grew for another.
+func KeepQuotas() ProvisionOption {
+	return func(p *provisionOptions) { p.keepQuotas = true }
+}
+
 // Provision creates or updates, over nc, every resource of a hub serving
 // hosts: the resources of EnsureResources, then the object bucket of each
 // host with o.HostQuota as its MaxBytes. It is idempotent: on a provisioned
@@ -32,7 +47,11 @@ type Provisioned struct {
 // and naming the subject, instead of waiting out its deadline. An invalid
 // or reserved host id is an error wrapping subjects.ErrBadHost, returned
 // before anything is sent. done is called after each resource.
-func Provision(ctx context.Context, nc *nats.Conn, hosts []string, o ResourceOptions, done func(Provisioned)) error {
+func Provision(ctx context.Context, nc *nats.Conn, hosts []string, o ResourceOptions, done func(Provisioned), opts ...ProvisionOption) error {
+	var po provisionOptions
+	for _, opt := range opts {
+		opt(&po)
+	}
 	hosts, err := sortedHosts(hosts)
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
@@ -87,7 +106,17 @@ func Provision(ctx context.Context, nc *nats.Conn, hosts []string, o ResourceOpt
 	}
 	for _, h := range hosts {
 		err := step(Provisioned{"object bucket", subjects.EpisodeBucket(h)}, func(ctx context.Context) error {
-			_, err := EnsureHostBucket(ctx, js, h, o)
+			ho := o
+			if po.keepQuotas {
+				st, err := js.Stream(ctx, subjects.ObjectStream(subjects.EpisodeBucket(h)))
+				switch {
+				case err == nil:
+					ho.HostQuota = st.CachedInfo().Config.MaxBytes
+				case !errors.Is(err, jetstream.ErrStreamNotFound):
+					return err
+				}
+			}
+			_, err := EnsureHostBucket(ctx, js, h, ho)
 			return err
 		})
 		if err != nil {

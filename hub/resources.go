@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -268,6 +269,32 @@ func EnsureResources(ctx context.Context, js jetstream.JetStream, o ResourceOpti
 		return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, subjects.SubmissionsStream, err)
 	}
 	return nil
+}
+
+// KeepReceiverSettings returns o with the options that receiver.toml owns
+// taken from the server where their resources exist: the quarantine
+// stream's MaxAge, MaxBytes and MaxMsgs, and the receiver consumer's
+// AckWait. The hub and provision create resources with o's values but must
+// not undo, on every restart, what a receiver (or the admin, for it)
+// applied. A resource that does not exist yet keeps o's value; any other
+// error is returned.
+func KeepReceiverSettings(ctx context.Context, js jetstream.JetStream, o ResourceOptions) (ResourceOptions, error) {
+	st, err := js.Stream(ctx, subjects.QuarantineStream)
+	switch {
+	case err == nil:
+		c := st.CachedInfo().Config
+		o.QuarantineMaxAge, o.QuarantineMaxBytes, o.QuarantineMaxMsgs = c.MaxAge, c.MaxBytes, c.MaxMsgs
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return o, fmt.Errorf("read %s limits: %w", subjects.QuarantineStream, err)
+	}
+	cons, err := js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
+	switch {
+	case err == nil:
+		o.ReceiverAckWait = cons.CachedInfo().Config.AckWait
+	case !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound):
+		return o, fmt.Errorf("read %s ack wait: %w", subjects.ReceiverConsumer, err)
+	}
+	return o, nil
 }
 
 // EnsureHostBucket creates the object bucket of host, or updates it to match

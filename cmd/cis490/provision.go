@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/cis490/cis490/config"
@@ -19,11 +21,13 @@ import (
 
 // provisionFlags are the flags of cis490 hub provision.
 type provisionFlags struct {
-	hosts    []string
-	out      string
-	noApply  bool
-	quota    string
-	replicas int
+	hosts          []string
+	out            string
+	noApply        bool
+	quota          string
+	quotaSet       bool // --quota given: it applies to existing buckets too
+	replicas       int
+	receiverConfig string
 }
 
 func newHubProvisionCmd(g *globals) *cobra.Command {
@@ -49,6 +53,7 @@ stock nats-server: nats-server --signal reload). docs/security.md has the
 whole procedure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.quotaSet = cmd.Flags().Changed("quota")
 			return runProvision(cmd.Context(), g, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -56,8 +61,11 @@ whole procedure.`,
 	fl.StringSliceVar(&f.hosts, "host", nil, "lab host id (repeat, or comma separated)")
 	fl.StringVar(&f.out, "out", "", "write users.conf here, keeping the hosts it lists (default: standard output)")
 	fl.BoolVar(&f.noApply, "no-apply", false, "only write users.conf; do not connect to the hub")
-	fl.StringVar(&f.quota, "quota", config.Size(hub.DefaultResourceOptions().HostQuota).String(), "MaxBytes of each host's bucket")
+	fl.StringVar(&f.quota, "quota", config.Size(hub.DefaultResourceOptions().HostQuota).String(),
+		"MaxBytes of a new host's bucket; given, of every named host's bucket (an existing one keeps its own otherwise)")
 	fl.IntVar(&f.replicas, "replicas", 1, "replicas of every stream and bucket (3 on a cluster)")
+	fl.StringVar(&f.receiverConfig, "receiver-config", "",
+		"receiver.toml whose [quarantine] limits and [receive] ack_wait to apply (a receiver under least privilege cannot); without it the hub's current ones are kept")
 	return cmd
 }
 
@@ -69,6 +77,16 @@ func runProvision(ctx context.Context, g *globals, f provisionFlags, stdout, std
 		return usageErrorf("--quota %q: %v", f.quota, err)
 	}
 	res.HostQuota, res.Replicas = int64(quota), f.replicas
+	var rc *config.Receiver
+	if f.receiverConfig != "" {
+		c, err := config.LoadReceiver(f.receiverConfig)
+		if err != nil {
+			return usageError{err}
+		}
+		rc = &c
+		res.QuarantineMaxAge, res.QuarantineMaxBytes, res.QuarantineMaxMsgs = c.Quarantine.MaxAge.Duration(), int64(c.Quarantine.MaxBytes), c.Quarantine.MaxMsgs
+		res.ReceiverAckWait = c.Receive.AckWait.Duration()
+	}
 	if err := res.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -111,13 +129,32 @@ func runProvision(ctx context.Context, g *globals, f provisionFlags, stdout, std
 		return fmt.Errorf("provision: %w", err)
 	}
 	defer nc.Close()
+	if rc == nil {
+		// Keep what receivers applied from their receiver.toml.
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		res, err = hub.KeepReceiverSettings(kctx, js, res)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+	}
+	var opts []hub.ProvisionOption
+	quotas := fmt.Sprintf("quota %s each", config.Size(res.HostQuota))
+	if !f.quotaSet {
+		opts = append(opts, hub.KeepQuotas())
+		quotas = fmt.Sprintf("a new bucket's quota %s; existing buckets keep theirs", config.Size(res.HostQuota))
+	}
 	err = hub.Provision(ctx, nc, users, res, func(p hub.Provisioned) {
 		fmt.Fprintf(report, "ok  %s %s\n", p.Kind, p.Name)
-	})
+	}, opts...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(report, "hub %s provisioned for %s (quota %s each)\n", nc.ConnectedUrlRedacted(), strings.Join(users, ", "), config.Size(res.HostQuota))
+	fmt.Fprintf(report, "hub %s provisioned for %s (%s)\n", nc.ConnectedUrlRedacted(), strings.Join(users, ", "), quotas)
 	return nil
 }
 
