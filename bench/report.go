@@ -199,6 +199,9 @@ func (r Row) cells() []string {
 	speed, eps := "failed", "-"
 	if r.OK > 0 {
 		speed, eps = fmt.Sprintf("%.0f", r.MBps), fmt.Sprintf("%.1f", r.EpisodesPerSec)
+		if r.EpisodesPerSec < 1 {
+			eps = fmt.Sprintf("%.3f", r.EpisodesPerSec)
+		}
 	}
 	ok := fmt.Sprintf("%d/%d", r.OK, r.Runs)
 	if r.Failures > 0 {
