@@ -84,9 +84,7 @@ printf '%s:x:999:999::/var/lib/cis490:/usr/sbin/nologin\n' "$last" >>"$D/passwd"
 func (e *installEnv) fake(t testing.TB, name, body string) {
 	t.Helper()
 	script := fmt.Sprintf("#!/bin/sh\nD=%q\n%s\n", e.dir, body)
-	if err := os.WriteFile(filepath.Join(e.dir, name), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(e.dir, name), []byte(script), 0o755)
 }
 
 // run runs script with the env's settings and extra NAME=value pairs,
@@ -535,9 +533,7 @@ func TestInstallErrors(t *testing.T) {
 			script: "install-hub.sh",
 			setup: func(t *testing.T, e *installEnv) {
 				// What a binary of the wrong architecture does: fail to execute.
-				if err := os.WriteFile(filepath.Join(e.dir, "src", "bin", "cis490"), []byte("\x7fELF not for this machine"), 0o755); err != nil {
-					t.Fatal(err)
-				}
+				writeFile(t, filepath.Join(e.dir, "src", "bin", "cis490"), []byte("\x7fELF not for this machine"), 0o755)
 			},
 			want: "does not run on this machine",
 		},

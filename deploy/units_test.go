@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,7 +56,20 @@ func copyFile(t testing.TB, from, to string, mode os.FileMode) {
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, mode); err != nil {
+	writeFile(t, to, b, mode)
+}
+
+// writeFile is os.WriteFile under syscall.ForkLock. The tests run in
+// parallel and start processes: a fork while a file is open for writing
+// hands the child a copy of the descriptor until its exec, and executing
+// that file then fails with "text file busy" (golang/go#22315). A script
+// or binary written here is executed by the install scripts' tests.
+func writeFile(t testing.TB, path string, data []byte, mode os.FileMode) {
+	t.Helper()
+	syscall.ForkLock.Lock()
+	err := os.WriteFile(path, data, mode)
+	syscall.ForkLock.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 }

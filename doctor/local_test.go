@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,7 +74,12 @@ func fakeSystemctl(t *testing.T, state string, code int) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "systemctl")
 	script := "#!/bin/sh\n[ \"$1\" = is-active ] && [ \"$2\" = cis490-publisher ] || exit 64\necho " + state + "\nexit " + strconv.Itoa(code) + "\n"
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+	// Under ForkLock: a parallel test's fork must not inherit the
+	// descriptor, or running the script fails with "text file busy".
+	syscall.ForkLock.Lock()
+	err := os.WriteFile(p, []byte(script), 0o755)
+	syscall.ForkLock.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p
