@@ -97,7 +97,7 @@ func ReadArchive(ctx context.Context, src SegmentSource, m *Manifest, lim Limits
 	if m.ArchiveBytes > lim.MaxBytes+lim.MaxBytes/8+(1<<20) {
 		return ReadResult{}, fmt.Errorf("%w: archive of %d bytes, limit %d unpacked", ErrTooLarge, m.ArchiveBytes, lim.MaxBytes)
 	}
-	sr := &segmentsReader{ctx: ctx, src: src, m: m, h: sha256.New()}
+	sr := newSegmentsReader(ctx, src, m)
 	defer sr.close()
 
 	res, err := readTar(sr, m, lim, visit)
@@ -374,65 +374,208 @@ func (zeroWriter) Write(p []byte) (int, error) {
 // segmentsReader reads the manifest's segments in order as one stream and
 // checks the whole stream's size and SHA-256 at its end. Its first error is
 // sticky and kept in err.
+//
+// The work is pipelined over three goroutines, so that a receiver uses
+// both of a small machine's cores on one episode: one reads the segments'
+// chunks from the hub and checks each segment's SHA-256, a second hashes
+// the archive, and the caller's decodes and validates. Between them move
+// at most pipeBuffers buffers of pipeBufSize bytes.
 type segmentsReader struct {
 	ctx context.Context
 	src SegmentSource
 	m   *Manifest
-	i   int
-	cur io.ReadCloser
 	h   hash.Hash
-	n   int64
 	err error
+
+	cancel  context.CancelFunc
+	started bool
+	free    chan []byte   // empty buffers, for the reading goroutine
+	hashed  chan pipeItem // read and hashed, for Read
+	done    chan struct{} // closed when both goroutines have returned
+	cur     pipeItem      // being handed out by Read
+}
+
+// Pipeline sizing of segmentsReader: 1 MiB in flight.
+const (
+	pipeBuffers = 8
+	pipeBufSize = 128 << 10
+)
+
+// pipeItem is a buffer of the stream (data, within buf) or its end (err,
+// io.EOF when the archive matched its manifest).
+type pipeItem struct {
+	buf  []byte
+	data []byte
+	err  error
+}
+
+func newSegmentsReader(ctx context.Context, src SegmentSource, m *Manifest) *segmentsReader {
+	return &segmentsReader{ctx: ctx, src: src, m: m, h: sha256.New()}
+}
+
+// start runs the reading and hashing goroutines.
+func (r *segmentsReader) start() {
+	r.started = true
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.cancel = cancel
+	r.free = make(chan []byte, pipeBuffers)
+	read := make(chan pipeItem, pipeBuffers)
+	r.hashed = make(chan pipeItem, pipeBuffers)
+	r.done = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.readSegments(ctx, read) }()
+	go func() { defer wg.Done(); r.hashArchive(ctx, read) }()
+	go func() { wg.Wait(); close(r.done) }()
+}
+
+// readSegments sends the segments' verified bytes on out, then one item
+// with the first error, or io.EOF after the last segment.
+func (r *segmentsReader) readSegments(ctx context.Context, out chan<- pipeItem) {
+	defer close(out)
+	send := func(it pipeItem) bool {
+		select {
+		case out <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	allocated := 0
+	for _, seg := range r.m.Segments {
+		rc, err := r.src.Open(ctx, r.m.EpisodeID, seg)
+		if err != nil {
+			send(pipeItem{err: err})
+			return
+		}
+		for {
+			var buf []byte
+			select {
+			case buf = <-r.free:
+			default:
+				if allocated < pipeBuffers {
+					// Taken as needed: a small archive needs one or two.
+					allocated++
+					buf = *pipeBufs.Get().(*[]byte)
+					break
+				}
+				select {
+				case buf = <-r.free:
+				case <-ctx.Done():
+					rc.Close()
+					return
+				}
+			}
+			n, err := rc.Read(buf)
+			if n > 0 && !send(pipeItem{buf: buf, data: buf[:n]}) {
+				rc.Close()
+				return
+			}
+			if n == 0 {
+				r.free <- buf // never blocks: the buffer came from free
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				send(pipeItem{err: err})
+				return
+			}
+		}
+		rc.Close()
+	}
+	send(pipeItem{err: io.EOF})
+}
+
+// hashArchive hashes the stream from in and passes it on to r.hashed; at
+// its end it checks the archive's size and SHA-256.
+func (r *segmentsReader) hashArchive(ctx context.Context, in <-chan pipeItem) {
+	defer close(r.hashed)
+	var n int64
+	for it := range in {
+		if it.err == io.EOF {
+			it.err = r.finish(n)
+		}
+		r.h.Write(it.data)
+		n += int64(len(it.data))
+		select {
+		case r.hashed <- it:
+		case <-ctx.Done():
+			return
+		}
+		if it.err != nil {
+			return
+		}
+	}
 }
 
 func (r *segmentsReader) Read(p []byte) (int, error) {
-	for r.err == nil {
-		if r.cur == nil {
-			if r.i == len(r.m.Segments) {
-				r.err = r.finish()
-				break
-			}
-			rc, err := r.src.Open(r.ctx, r.m.EpisodeID, r.m.Segments[r.i])
-			if err != nil {
-				r.err = err
-				break
-			}
-			r.cur = rc
-		}
-		n, err := r.cur.Read(p)
-		r.h.Write(p[:n])
-		r.n += int64(n)
-		if err == io.EOF {
-			r.cur.Close()
-			r.cur = nil
-			r.i++
-			err = nil
-		}
-		if err != nil {
-			r.err = err
-			return n, err
-		}
-		if n > 0 {
-			return n, nil
-		}
+	if !r.started {
+		r.start()
 	}
-	return 0, r.err
+	for len(r.cur.data) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.cur.buf != nil {
+			r.free <- r.cur.buf // never blocks: pipeBuffers buffers in all
+			r.cur.buf = nil
+		}
+		it, ok := <-r.hashed
+		if !ok {
+			// Only after close or a cancelled context: say which.
+			r.err = r.ctx.Err()
+			if r.err == nil {
+				r.err = errors.New("read archive: segment reader closed")
+			}
+			return 0, r.err
+		}
+		r.cur, r.err = it, it.err
+	}
+	n := copy(p, r.cur.data)
+	r.cur.data = r.cur.data[n:]
+	return n, nil
 }
 
-func (r *segmentsReader) finish() error {
-	if got := hex.EncodeToString(r.h.Sum(nil)); got != r.m.ArchiveSHA256 || r.n != r.m.ArchiveBytes {
+func (r *segmentsReader) finish(n int64) error {
+	if got := hex.EncodeToString(r.h.Sum(nil)); got != r.m.ArchiveSHA256 || n != r.m.ArchiveBytes {
 		return fmt.Errorf("%w: %d bytes hashing to %s, manifest says %d bytes and %s",
-			ErrArchiveDigest, r.n, got, r.m.ArchiveBytes, r.m.ArchiveSHA256)
+			ErrArchiveDigest, n, got, r.m.ArchiveBytes, r.m.ArchiveSHA256)
 	}
 	return io.EOF
 }
 
+// close stops the goroutines, closing the segment being read, waits for
+// them and keeps the buffers for the next archive.
 func (r *segmentsReader) close() {
-	if r.cur != nil {
-		r.cur.Close()
-		r.cur = nil
+	if !r.started {
+		return
+	}
+	r.cancel()
+	<-r.done
+	keep := func(b []byte) {
+		if b != nil {
+			pipeBufs.Put(&b)
+		}
+	}
+	keep(r.cur.buf)
+	r.cur = pipeItem{}
+	for it := range r.hashed {
+		keep(it.buf)
+	}
+	for {
+		select {
+		case b := <-r.free:
+			keep(b)
+		default:
+			return
+		}
 	}
 }
+
+// pipeBufs pools the buffers of segmentsReader across archives.
+var pipeBufs = sync.Pool{New: func() any { b := make([]byte, pipeBufSize); return &b }}
 
 // decoders pools the reader's zstd decoders: synchronous (concurrency 1),
 // so Reset makes one ready for the next archive with its buffers kept,
