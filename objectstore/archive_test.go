@@ -215,7 +215,7 @@ func TestSegmentSkippedWhenStored(t *testing.T) {
 	dir := writeEpisode(t, t.TempDir(), "resume", map[string][]byte{"d": randomBytes(300<<10, 9)})
 	opts := objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir()}
 	sent := 0
-	opts.Progress = func(_ int, _ objectstore.Segment, s bool) {
+	opts.Progress = func(_ int, _ objectstore.Segment, s, _ bool) {
 		if s {
 			sent++
 		}
@@ -384,5 +384,28 @@ func TestReadRejectsContents(t *testing.T) {
 				t.Fatalf("Verdict(%v) = %q, %v; want %q", err, r, ok, tc.reason)
 			}
 		})
+	}
+}
+
+// TestSmallSegmentNotSpooled: a segment of at most MemSegmentMax bytes is
+// sent from memory, so a small episode uploads without touching the spool
+// directory (here one that does not exist), and reads back whole; a larger
+// one needs the spool.
+func TestSmallSegmentNotSpooled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := newStore(t)
+	noSpool := filepath.Join(t.TempDir(), "missing")
+	small := writeEpisode(t, t.TempDir(), "small", map[string][]byte{"d": randomBytes(100<<10, 11)})
+	m, err := objectstore.Upload(ctx, st, small, objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool})
+	if err != nil {
+		t.Fatalf("Upload of a small episode without a spool directory = %v", err)
+	}
+	if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
+		t.Fatalf("ReadArchive = %v", err)
+	}
+	large := writeEpisode(t, t.TempDir(), "large", map[string][]byte{"d": randomBytes(3*objectstore.MemSegmentMax, 12)})
+	if _, err := objectstore.Upload(ctx, st, large, objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool}); err == nil {
+		t.Fatal("Upload of an episode larger than MemSegmentMax succeeded without its spool directory")
 	}
 }

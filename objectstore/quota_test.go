@@ -27,7 +27,7 @@ func TestUploadBucketFull(t *testing.T) {
 		dir := writeEpisode(t, root, id, map[string][]byte{"data.bin": randomBytes(1200<<10, uint64(len(id)))})
 		_, err = objectstore.Upload(ctx, st, dir, objectstore.UploadOptions{
 			Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir(),
-			Progress: func(_ int, _ objectstore.Segment, s bool) {
+			Progress: func(_ int, _ objectstore.Segment, s, _ bool) {
 				if s {
 					sent++
 				} else {

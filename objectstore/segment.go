@@ -1,6 +1,7 @@
 package objectstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,12 +12,39 @@ import (
 	"os"
 )
 
-// SegmentFile is a finished segment spooled to a file on disk.
+// SegmentFile is a finished segment spooled to a file on disk, or held in
+// memory (Data, Path empty) when it is smaller than the Segmenter's
+// in-memory limit (see Upload).
 type SegmentFile struct {
 	Index int
 	Segment
 	Path string
+	Data []byte
+	// Last is set on the archive's last segment.
+	Last bool
 }
+
+// Open returns a reader of the segment's bytes.
+func (sf SegmentFile) Open() (io.ReadCloser, error) {
+	if sf.Path == "" {
+		return io.NopCloser(bytes.NewReader(sf.Data)), nil
+	}
+	return os.Open(sf.Path)
+}
+
+// Remove deletes the segment's spool file, if it has one.
+func (sf SegmentFile) Remove() {
+	if sf.Path != "" {
+		os.Remove(sf.Path)
+	}
+}
+
+// MemSegmentMax is the largest archive Upload keeps in memory instead of
+// spooling it: a small episode's only segment, shorter than the segment
+// size, which would otherwise cost a file creation, a write, a read and an
+// unlink (on ext4 under churn the creation alone is a millisecond of CPU).
+// Any other segment is spooled.
+const MemSegmentMax = 1 << 20
 
 // SpoolPattern names spool files; anything matching it in a spool directory
 // at start-up is stale and can be removed.
@@ -26,7 +54,8 @@ const SpoolPattern = "segment-*.tmp"
 // fixed size. Each segment is spooled to its own file in a directory while
 // its SHA-256 is computed, then handed to the emit function; the whole
 // stream's SHA-256 is computed on the way. Memory use is one hash state per
-// stream, whatever the segment size.
+// stream, whatever the segment size (and, in Upload, MemSegmentMax for a
+// segment small enough to be kept in memory instead).
 type Segmenter struct {
 	dir   string
 	size  int64
@@ -38,6 +67,10 @@ type Segmenter struct {
 	total int64
 	segs  []Segment
 	err   error
+
+	open   bool   // a segment is being written
+	memMax int64  // segments up to this size stay in memory
+	mem    []byte // the segment being written, while in memory
 }
 
 // NewSegmenter returns a Segmenter spooling segments of size bytes into dir.
@@ -57,16 +90,31 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 		if s.err != nil {
 			return written, s.err
 		}
-		if s.cur == nil {
-			f, err := os.CreateTemp(s.dir, SpoolPattern)
-			if err != nil {
+		if !s.open {
+			s.open, s.curN, s.curH = true, 0, sha256.New()
+			if s.memMax > 0 && len(s.segs) == 0 {
+				// Only an archive that ends within its first segment
+				// and MemSegmentMax stays in memory: see below.
+				s.mem = make([]byte, 0, min(s.memMax, 64<<10))
+			} else if err := s.spool(); err != nil {
 				s.err = fmt.Errorf("spool segment: %w", err)
 				return written, s.err
 			}
-			s.cur, s.curN, s.curH = f, 0, sha256.New()
 		}
 		chunk := p[:min(int64(len(p)), s.size-s.curN)]
-		n, err := s.cur.Write(chunk)
+		if s.mem != nil && s.curN+int64(len(chunk)) > s.memMax {
+			if err := s.spool(); err != nil {
+				s.err = fmt.Errorf("spool segment: %w", err)
+				return written, s.err
+			}
+		}
+		var n int
+		var err error
+		if s.mem != nil {
+			s.mem, n = append(s.mem, chunk...), len(chunk)
+		} else {
+			n, err = s.cur.Write(chunk)
+		}
 		s.curH.Write(chunk[:n])
 		s.all.Write(chunk[:n])
 		s.curN += int64(n)
@@ -78,29 +126,60 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 			return written, s.err
 		}
 		if s.curN == s.size {
-			s.err = s.finishSegment()
+			// A full segment is spooled, even one small enough to
+			// keep: more may follow, and only a whole small episode
+			// is spared the spool.
+			if s.mem != nil {
+				if err := s.spool(); err != nil {
+					s.err = fmt.Errorf("spool segment: %w", err)
+					return written, s.err
+				}
+			}
+			s.err = s.finishSegment(false)
 		}
 	}
 	return written, s.err
 }
 
-func (s *Segmenter) finishSegment() error {
-	f := s.cur
-	s.cur = nil
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("spool segment: %w", err)
+// spool moves the segment being written from memory to a new spool file
+// (or opens one when nothing is held in memory).
+func (s *Segmenter) spool() error {
+	f, err := os.CreateTemp(s.dir, SpoolPattern)
+	if err != nil {
+		return err
 	}
-	seg := Segment{Size: s.curN, SHA256: hex.EncodeToString(s.curH.Sum(nil))}
-	s.segs = append(s.segs, seg)
-	return s.emit(SegmentFile{Index: len(s.segs) - 1, Segment: seg, Path: f.Name()})
+	if _, err := f.Write(s.mem); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	s.cur, s.mem = f, nil
+	return nil
+}
+
+func (s *Segmenter) finishSegment(last bool) error {
+	sf := SegmentFile{Data: s.mem, Last: last}
+	if s.mem == nil {
+		f := s.cur
+		if err := f.Close(); err != nil {
+			os.Remove(f.Name())
+			s.cur, s.open = nil, false
+			return fmt.Errorf("spool segment: %w", err)
+		}
+		sf.Path = f.Name()
+	}
+	s.cur, s.mem, s.open = nil, nil, false
+	sf.Segment = Segment{Size: s.curN, SHA256: hex.EncodeToString(s.curH.Sum(nil))}
+	s.segs = append(s.segs, sf.Segment)
+	sf.Index = len(s.segs) - 1
+	return s.emit(sf)
 }
 
 // Close emits the last, partial segment and returns the segments, the
 // archive's SHA-256 and its size.
 func (s *Segmenter) Close() (segs []Segment, archiveSHA256 string, archiveBytes int64, err error) {
-	if s.err == nil && s.cur != nil {
-		s.err = s.finishSegment()
+	if s.err == nil && s.open {
+		s.err = s.finishSegment(true)
 	}
 	if s.err == nil && len(s.segs) == 0 {
 		s.err = errors.New("spool segment: empty stream")
@@ -120,6 +199,7 @@ func (s *Segmenter) Abort() {
 		os.Remove(s.cur.Name())
 		s.cur = nil
 	}
+	s.mem, s.open = nil, false
 }
 
 // UploadOptions tunes Upload.
@@ -134,8 +214,10 @@ type UploadOptions struct {
 	// Pack tunes the packer.
 	Pack PackOptions
 	// Progress, if set, is called after each segment is stored (sent true)
-	// or found already stored (sent false).
-	Progress func(index int, seg Segment, sent bool)
+	// or found already stored (sent false); last is set on the archive's
+	// last segment when the stream ended before it was full. (A stream
+	// that ends exactly on a segment boundary reports last on none.)
+	Progress func(index int, seg Segment, sent, last bool)
 	// Throttle, if set, wraps the reader of each segment sent: the lab
 	// host's bandwidth cap, or a byte counter.
 	Throttle func(io.Reader) io.Reader
@@ -173,7 +255,7 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 					cancel(err)
 				}
 			}
-			os.Remove(sf.Path)
+			sf.Remove()
 		}
 		done <- err
 	}()
@@ -182,7 +264,7 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 		case queue <- sf:
 			return nil
 		case <-ctx.Done():
-			os.Remove(sf.Path)
+			sf.Remove()
 			return context.Cause(ctx)
 		}
 	})
@@ -191,6 +273,7 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 		<-done
 		return Manifest{}, err
 	}
+	seg.memMax = MemSegmentMax
 	stats, packErr := Pack(ctx, dir, seg, o.Pack)
 	var segs []Segment
 	var sum string
@@ -220,7 +303,7 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 }
 
 func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, o UploadOptions) error {
-	f, err := os.Open(sf.Path)
+	f, err := sf.Open()
 	if err != nil {
 		return fmt.Errorf("open spooled segment: %w", err)
 	}
@@ -234,7 +317,7 @@ func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, 
 		return bucketFull(err, sf.Segment)
 	}
 	if o.Progress != nil {
-		o.Progress(sf.Index, sf.Segment, sent)
+		o.Progress(sf.Index, sf.Segment, sent, sf.Last)
 	}
 	return nil
 }
