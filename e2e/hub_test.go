@@ -86,7 +86,9 @@ func startHub(t testing.TB, store string, port int) *hubProc {
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		_, err = js.Stream(context.Background(), subjects.SubmissionsStream)
+		// The receiver consumer is the last resource the hub ensures at
+		// start; a receiver started before the window bucket exists exits.
+		_, err = js.Consumer(context.Background(), subjects.SubmissionsStream, subjects.ReceiverConsumer)
 		return err
 	})
 	return h
