@@ -341,18 +341,7 @@ func (m *measurement) cis490(ctx context.Context, r *Result) error {
 	if err != nil {
 		return err
 	}
-	stopWatch := m.st.watch(t0, m.w.Count, filepath.Join(m.data, "shipped"))
-	r.PubRSS, err = pub.wait(ctx)
-	r.Elapsed = time.Since(t0)
-	stopWatch()
-	if err != nil {
-		r.Err = err.Error()
-	}
-	r.Done = countDir(filepath.Join(m.data, "shipped"))
-	r.Failed = m.w.Count - r.Done
-	if r.Failed > 0 && r.Err == "" {
-		r.Err = "cis490 publish: " + pub.output()
-	}
+	m.awaitSender(ctx, pub, t0, r)
 	r.RecvRSS, err = rcv.hwm()
 	if err != nil {
 		return err
@@ -365,6 +354,26 @@ func (m *measurement) cis490(ctx context.Context, r *Result) error {
 
 // receiverReady waits until the receiver pulls from the submissions
 // consumer, so that its start-up is not timed.
+// awaitSender waits for the sending process p, started at t0, showing the
+// episodes reaching shipped/ meanwhile, and fills r's sender figures: its
+// peak RSS, the elapsed time, the episodes done and failed, and the first
+// error (the process's output when episodes failed without one).
+func (m *measurement) awaitSender(ctx context.Context, p *proc, t0 time.Time, r *Result) {
+	shipped := filepath.Join(m.data, "shipped")
+	stopWatch := m.st.watch(t0, m.w.Count, shipped)
+	rss, err := p.wait(ctx)
+	r.PubRSS, r.Elapsed = rss, time.Since(t0)
+	stopWatch()
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.Done = countDir(shipped)
+	r.Failed = m.w.Count - r.Done
+	if r.Failed > 0 && r.Err == "" {
+		r.Err = p.name + ": " + p.output()
+	}
+}
+
 func (m *measurement) receiverReady(ctx context.Context, rcv *proc) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -454,18 +463,7 @@ func (m *measurement) http(ctx context.Context, r *Result) error {
 	if err != nil {
 		return err
 	}
-	stopWatch := m.st.watch(t0, m.w.Count, filepath.Join(m.data, "shipped"))
-	r.PubRSS, err = ship.wait(ctx)
-	r.Elapsed = time.Since(t0)
-	stopWatch()
-	if err != nil {
-		r.Err = err.Error()
-	}
-	r.Done = countDir(filepath.Join(m.data, "shipped"))
-	r.Failed = m.w.Count - r.Done
-	if r.Failed > 0 && r.Err == "" {
-		r.Err = "httpold ship: " + ship.output()
-	}
+	m.awaitSender(ctx, ship, t0, r)
 	r.PubRSS = max(r.PubRSS, ship.reportedRSS())
 	if r.RecvRSS, err = srv.hwm(); err != nil {
 		return err
