@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/notify/notifytest"
 	"github.com/cis490/cis490/subjects"
 )
 
@@ -38,10 +39,10 @@ func hubNotifyIndex(msgs []string, prefix string) int {
 // SIGTERM sends STOPPING=1 and exits 0.
 func TestHubProcessNotify(t *testing.T) {
 	t.Parallel()
-	sd := listenNotify(t)
+	sd := notifytest.Listen(t)
 	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cmd := exec.Command(bin, "hub", "--store", t.TempDir(), "--listen", listen, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.Path, "WATCHDOG_USEC=1000000")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -66,8 +67,8 @@ func TestHubProcessNotify(t *testing.T) {
 	})
 
 	hubtest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
-		if !sd.has("READY=1") {
-			return fmt.Errorf("no READY=1 yet; notify socket got %q", sd.snapshot())
+		if !sd.Has("READY=1") {
+			return fmt.Errorf("no READY=1 yet; notify socket got %q", sd.Messages())
 		}
 		return nil
 	})
@@ -97,13 +98,13 @@ func TestHubProcessNotify(t *testing.T) {
 	// at every 500 ms tick: a few seconds of health are several WATCHDOG=1.
 	hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		pets := 0
-		for _, m := range sd.snapshot() {
+		for _, m := range sd.Messages() {
 			if m == "WATCHDOG=1" {
 				pets++
 			}
 		}
-		if pets < 4 || !sd.has("STATUS=serving nats://"+listen+"; 5 streams, 1 consumers") {
-			return fmt.Errorf("%d WATCHDOG=1; notify socket got %q", pets, sd.snapshot())
+		if pets < 4 || !sd.Has("STATUS=serving nats://"+listen+"; 5 streams, 1 consumers") {
+			return fmt.Errorf("%d WATCHDOG=1; notify socket got %q", pets, sd.Messages())
 		}
 		return nil
 	})
@@ -119,7 +120,7 @@ func TestHubProcessNotify(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("hub did not exit within 30 s of SIGTERM")
 	}
-	msgs := sd.snapshot()
+	msgs := sd.Messages()
 	ready, stopping := hubNotifyIndex(msgs, "READY=1"), hubNotifyIndex(msgs, "STOPPING=1")
 	if stopping < 0 || stopping < ready {
 		t.Fatalf("STOPPING=1 at %d, READY=1 at %d: want STOPPING=1 after READY=1; notify socket got %q", stopping, ready, msgs)

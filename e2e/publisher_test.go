@@ -19,6 +19,7 @@ import (
 
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/notify/notifytest"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 	"github.com/cis490/cis490/workers"
@@ -244,11 +245,11 @@ func (s *syncBuffer) String() string {
 func TestPublisherWatchdog(t *testing.T) {
 	t.Parallel()
 	h := startHub(t, t.TempDir(), freePort(t))
-	procs := map[*sdSocket]*exec.Cmd{}
-	run := func(t *testing.T, fault string) (*sdSocket, *syncBuffer) {
-		sd := listenNotify(t)
+	procs := map[*notifytest.Socket]*exec.Cmd{}
+	run := func(t *testing.T, fault string) (*notifytest.Socket, *syncBuffer) {
+		sd := notifytest.Listen(t)
 		cmd := publishCmd(h.url, t.TempDir())
-		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000",
+		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sd.Path, "WATCHDOG_USEC=1000000",
 			"CIS490_SHIP_SCAN_INTERVAL=100ms", "CIS490_FAULT_PASS="+fault)
 		out := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
@@ -267,9 +268,9 @@ func TestPublisherWatchdog(t *testing.T) {
 		})
 		return sd, out
 	}
-	pets := func(sd *sdSocket) int {
+	pets := func(sd *notifytest.Socket) int {
 		n := 0
-		for _, m := range sd.snapshot() {
+		for _, m := range sd.Messages() {
 			if strings.Contains(m, "WATCHDOG=1") {
 				n++
 			}
@@ -279,8 +280,8 @@ func TestPublisherWatchdog(t *testing.T) {
 	t.Run("panicking-pass", func(t *testing.T) {
 		sd, out := run(t, "panic:3")
 		hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
-			if !sd.has("READY=1") || !strings.Contains(out.String(), "scan pass panicked") || pets(sd) < 4 {
-				return fmt.Errorf("READY=%v, panicked=%v, %d pets", sd.has("READY=1"), strings.Contains(out.String(), "scan pass panicked"), pets(sd))
+			if !sd.Has("READY=1") || !strings.Contains(out.String(), "scan pass panicked") || pets(sd) < 4 {
+				return fmt.Errorf("READY=%v, panicked=%v, %d pets", sd.Has("READY=1"), strings.Contains(out.String(), "scan pass panicked"), pets(sd))
 			}
 			return nil
 		})
@@ -288,7 +289,7 @@ func TestPublisherWatchdog(t *testing.T) {
 	t.Run("stuck-pass", func(t *testing.T) {
 		sd, out := run(t, "stall:15")
 		hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
-			if !sd.has("READY=1") || !strings.Contains(out.String(), "scan pass hangs") {
+			if !sd.Has("READY=1") || !strings.Contains(out.String(), "scan pass hangs") {
 				return fmt.Errorf("not stuck yet")
 			}
 			return nil

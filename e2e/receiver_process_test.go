@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,58 +20,10 @@ import (
 
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/notify/notifytest"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 )
-
-// sdSocket is a fake systemd notify socket: it records every datagram.
-type sdSocket struct {
-	path string
-	mu   sync.Mutex
-	msgs []string
-}
-
-func listenNotify(t *testing.T) *sdSocket {
-	t.Helper()
-	s := &sdSocket{path: filepath.Join(t.TempDir(), "notify.sock")}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.msgs = append(s.msgs, string(buf[:n]))
-			s.mu.Unlock()
-		}
-	}()
-	return s
-}
-
-func (s *sdSocket) snapshot() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
-}
-
-func (s *sdSocket) has(prefix string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.msgs {
-		for _, line := range strings.Split(m, "\n") {
-			if strings.HasPrefix(line, prefix) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // TestReceiveProcess runs `cis490 receive` under a fake systemd: it must send
 // READY=1, pet the watchdog, serve /metrics with its verdicts, and on SIGTERM
@@ -131,10 +81,10 @@ func TestReceiveProcess(t *testing.T) {
 		return v
 	}
 
-	sd := listenNotify(t)
+	sd := notifytest.Listen(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "receive", "--server", h.url, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.path, "WATCHDOG_USEC=1000000", "CIS490_RECEIVE_ACK_WAIT=3s")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sd.Path, "WATCHDOG_USEC=1000000", "CIS490_RECEIVE_ACK_WAIT=3s")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -150,8 +100,8 @@ func TestReceiveProcess(t *testing.T) {
 		}
 	})
 	hubtest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
-		if !sd.has("READY=1") || !sd.has("WATCHDOG=1") || !sd.has("STATUS=") {
-			return fmt.Errorf("notify socket got %q", sd.snapshot())
+		if !sd.Has("READY=1") || !sd.Has("WATCHDOG=1") || !sd.Has("STATUS=") {
+			return fmt.Errorf("notify socket got %q", sd.Messages())
 		}
 		return nil
 	})
@@ -200,8 +150,8 @@ func TestReceiveProcess(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("receive did not exit within 30 s of SIGTERM")
 	}
-	if !sd.has("STOPPING=1") {
-		t.Fatalf("no STOPPING=1; notify socket got %q", sd.snapshot())
+	if !sd.Has("STOPPING=1") {
+		t.Fatalf("no STOPPING=1; notify socket got %q", sd.Messages())
 	}
 	// Whether it finished the big one or handed it back, the next receiver
 	// settles it, and there is one decision.

@@ -4,18 +4,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/notify"
+	"github.com/cis490/cis490/notify/notifytest"
 )
 
 // hubNotifyStart starts an embedded hub on a free loopback port, with the
@@ -72,43 +71,16 @@ func TestCheckHub(t *testing.T) {
 	})
 }
 
-// hubNotifySocket records the datagrams sent to a fake systemd notify socket.
-type hubNotifySocket struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func hubNotifyListen(t *testing.T, watchdog time.Duration) *hubNotifySocket {
+// hubNotifyListen starts a fake systemd notify socket and points this
+// process's NOTIFY_SOCKET and watchdog at it (tests calling it set the
+// environment, so they cannot run in parallel).
+func hubNotifyListen(t *testing.T, watchdog time.Duration) *notifytest.Socket {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
+	s := notifytest.Listen(t)
+	t.Setenv("NOTIFY_SOCKET", s.Path)
 	t.Setenv("WATCHDOG_USEC", strconv.FormatInt(watchdog.Microseconds(), 10))
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
-	s := &hubNotifySocket{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.msgs = append(s.msgs, string(buf[:n]))
-			s.mu.Unlock()
-		}
-	}()
 	return s
-}
-
-func (s *hubNotifySocket) snapshot() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
 }
 
 // TestWatchHubPetsOnlyWhenHealthy runs the hub's health loop under a fake
@@ -143,7 +115,7 @@ func TestWatchHubPetsOnlyWhenHealthy(t *testing.T) {
 		return n
 	}
 	hubtest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		if msgs := sock.snapshot(); count(msgs, "WATCHDOG=1") < 3 || count(msgs, "STATUS=serving ") < 3 {
+		if msgs := sock.Messages(); count(msgs, "WATCHDOG=1") < 3 || count(msgs, "STATUS=serving ") < 3 {
 			return fmt.Errorf("healthy hub: notify socket got %q", msgs)
 		}
 		return nil
@@ -156,7 +128,7 @@ func TestWatchHubPetsOnlyWhenHealthy(t *testing.T) {
 	// tick after the failure, so look only after the fifth failed check.
 	var msgs []string
 	hubtest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
-		if msgs = sock.snapshot(); count(msgs, "STATUS=unhealthy: ") < 10 {
+		if msgs = sock.Messages(); count(msgs, "STATUS=unhealthy: ") < 10 {
 			return fmt.Errorf("stopped server: notify socket got %q", msgs)
 		}
 		return nil
