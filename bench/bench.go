@@ -63,6 +63,10 @@ type Result struct {
 	// PubRSS and RecvRSS are the peak RSS of the sending and receiving
 	// processes, in bytes.
 	PubRSS, RecvRSS int64
+	// PubCPU, RecvCPU and HubCPU are the user and system time of the
+	// sending and receiving processes and of the hub (the bench's own
+	// process) during the measurement.
+	PubCPU, RecvCPU, HubCPU time.Duration
 	// Err is the first failure, "" when every episode arrived.
 	Err string `json:"err,omitempty"`
 }
@@ -273,6 +277,7 @@ func (m *measurement) run(ctx context.Context) (Result, error) {
 	}
 	defer os.RemoveAll(m.scratch)
 	var err error
+	hub0 := selfCPU()
 	switch m.sys {
 	case Cis490:
 		err = m.cis490(ctx, &r)
@@ -281,6 +286,7 @@ func (m *measurement) run(ctx context.Context) (Result, error) {
 	case HTTP:
 		err = m.http(ctx, &r)
 	}
+	r.HubCPU = selfCPU() - hub0
 	if rerr := restore(m.data); err == nil {
 		err = rerr
 	}
@@ -349,6 +355,7 @@ func (m *measurement) cis490(ctx context.Context, r *Result) error {
 	if err := rcv.stop(); err != nil && r.Err == "" {
 		r.Err = err.Error()
 	}
+	r.RecvCPU = rcv.cpu
 	return ctx.Err()
 }
 
@@ -362,7 +369,7 @@ func (m *measurement) awaitSender(ctx context.Context, p *proc, t0 time.Time, r 
 	shipped := filepath.Join(m.data, "shipped")
 	stopWatch := m.st.watch(t0, m.w.Count, shipped)
 	rss, err := p.wait(ctx)
-	r.PubRSS, r.Elapsed = rss, time.Since(t0)
+	r.PubRSS, r.Elapsed, r.PubCPU = rss, time.Since(t0), p.cpu
 	stopWatch()
 	if err != nil {
 		r.Err = err.Error()
@@ -410,10 +417,11 @@ func (m *measurement) stock(ctx context.Context, r *Result) error {
 		name string
 		args []string
 		rss  *int64
+		cpu  *time.Duration
 		res  *StockResult
 	}{
-		{"stock put", []string{"bench", "stock-put", "--server", m.url, "--bucket", bucket, "--dir", m.packed}, &r.PubRSS, &put},
-		{"stock get", []string{"bench", "stock-get", "--server", m.url, "--bucket", bucket}, &r.RecvRSS, &get},
+		{"stock put", []string{"bench", "stock-put", "--server", m.url, "--bucket", bucket, "--dir", m.packed}, &r.PubRSS, &r.PubCPU, &put},
+		{"stock get", []string{"bench", "stock-get", "--server", m.url, "--bucket", bucket}, &r.RecvRSS, &r.RecvCPU, &get},
 	} {
 		t0 := time.Now()
 		p, err := startProc(side.name, m.o.Binary, side.args, nil)
@@ -424,7 +432,7 @@ func (m *measurement) stock(ctx context.Context, r *Result) error {
 		rss, werr := p.wait(ctx)
 		r.Elapsed += time.Since(t0)
 		stopWatch()
-		*side.rss = rss
+		*side.rss, *side.cpu = rss, p.cpu
 		if werr != nil {
 			r.Err = werr.Error()
 			return ctx.Err()
@@ -471,5 +479,6 @@ func (m *measurement) http(ctx context.Context, r *Result) error {
 	if err := srv.stop(); err != nil && r.Err == "" {
 		r.Err = err.Error()
 	}
+	r.RecvCPU = srv.cpu
 	return ctx.Err()
 }

@@ -27,6 +27,7 @@ type proc struct {
 	done  chan struct{}
 	err   error // of Wait, once done is closed
 	peak  atomic.Int64
+	cpu   time.Duration // user + system time, once done is closed
 }
 
 // samplePeriod is how often a process's VmHWM is read while it runs.
@@ -81,6 +82,9 @@ func startProc(name, bin string, args, env []string) (*proc, error) {
 		}
 		io.Copy(io.Discard, stdout)
 		p.err = p.cmd.Wait()
+		if ps := p.cmd.ProcessState; ps != nil {
+			p.cpu = ps.UserTime() + ps.SystemTime()
+		}
 		close(p.done)
 	}()
 	return p, nil
@@ -225,4 +229,14 @@ func (p *proc) exitErr() error {
 		return fmt.Errorf("%s: %w: %s", p.name, p.err, p.output())
 	}
 	return nil
+}
+
+// selfCPU is the user and system time of this process so far: the
+// embedded hub's, with the bench's own sampling.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -89,8 +89,9 @@ func (s *status) close() {
 
 // resultLine is the plain line of one measurement.
 func resultLine(r Result) string {
-	line := fmt.Sprintf("  %-6s %-13s run %d: %7.1f MB/s %8.1f episodes/s  %d/%d arrived  sender %s  receiver %s",
-		r.System, r.Workload.Label(), r.Run, r.MBps(), r.EpisodesPerSec(), r.Done, r.Workload.Count, mib(r.PubRSS), mib(r.RecvRSS))
+	line := fmt.Sprintf("  %-6s %-13s run %d: %7.1f MB/s %8.1f episodes/s  %d/%d arrived  sender %s  receiver %s  CPU s sender %.1f receiver %.1f hub %.1f",
+		r.System, r.Workload.Label(), r.Run, r.MBps(), r.EpisodesPerSec(), r.Done, r.Workload.Count, mib(r.PubRSS), mib(r.RecvRSS),
+		r.PubCPU.Seconds(), r.RecvCPU.Seconds(), r.HubCPU.Seconds())
 	if r.Err != "" {
 		line += "\n    error: " + lastLines(r.Err, 6)
 	}

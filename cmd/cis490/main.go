@@ -14,18 +14,47 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	stopProfile := startProfile(os.Getenv("CIS490_CPUPROFILE"))
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	code := exitCode(ctx, err)
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "cis490:", err)
 	}
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of the whole run to path (go tool
+// pprof reads it) when path is not empty: CIS490_CPUPROFILE, for
+// docs/benchmarks.md's "where the time goes" on a user's own hardware.
+// "%p" in path is replaced by the process id, so that the processes of a
+// bench each write their own.
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cis490: CIS490_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // run builds the command tree and executes it with args.
