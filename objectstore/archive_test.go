@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -147,6 +148,23 @@ func TestPackDeterministic(t *testing.T) {
 	}
 	if third, _ := packBytes(t, dir); bytes.Equal(first, third) {
 		t.Fatal("Pack after a change gave the same bytes")
+	}
+}
+
+// TestPackWritesNoFrameChecksum: the packer leaves zstd's xxhash out of
+// its frames (segments are SHA-256 checked before anything is
+// decompressed), and archives that carry one, as craft's do, still read.
+func TestPackWritesNoFrameChecksum(t *testing.T) {
+	t.Parallel()
+	dir := writeEpisode(t, t.TempDir(), "nocrc", map[string][]byte{"b.bin": randomBytes(300<<10, 7)})
+	b, _ := packBytes(t, dir)
+	// Frame: 4-byte magic, then the frame header descriptor, whose bit 2
+	// is Content_Checksum_flag (RFC 8878, 3.1.1.1.1).
+	if len(b) < 5 || binary.LittleEndian.Uint32(b) != 0xFD2FB528 {
+		t.Fatalf("not a zstd frame: % x", b[:min(len(b), 8)])
+	}
+	if b[4]&(1<<2) != 0 {
+		t.Fatalf("frame header descriptor %08b: content checksum flag set", b[4])
 	}
 }
 

@@ -589,8 +589,11 @@ func getDecoder(r io.Reader) (*zstd.Decoder, error) {
 		}
 		zr.Close()
 	}
+	// A frame's xxhash checksum, in archives packed before the packer
+	// stopped writing it, is not checked: the segments' SHA-256 already
+	// were, over the same bytes.
 	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(MaxWindow))
+		zstd.WithDecoderMaxWindow(MaxWindow), zstd.IgnoreChecksum(true))
 }
 
 // putDecoder drops the decoder's reader and keeps it for the next archive.
