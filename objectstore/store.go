@@ -237,6 +237,10 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
+		if info.Chunks <= DirectGetMaxChunks {
+			dr := &directChunks{ctx: ctx, stream: stream, subj: subjects.ObjectChunkSubject(bucket, info.NUID), next: 1, left: info.Chunks}
+			return &segmentReader{r: dr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+		}
 		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{subjects.ObjectChunkSubject(bucket, info.NUID)},
 			// The reader deletes it on Close; this only covers a crash.
@@ -252,6 +256,50 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 	}
 	return &segmentReader{r: cr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
 }
+
+// DirectGetMaxChunks is the largest object, in chunks, that Open reads
+// with one direct get per chunk rather than through a consumer. A small
+// episode's only segment is one chunk: a consumer cost the hub a consumer
+// created and deleted and the reader three round trips for it, a direct
+// get one round trip and no state on the server. Past a few chunks the
+// consumer's pipelined delivery is faster on a link with a long round trip.
+const DirectGetMaxChunks = 4
+
+// directChunks yields an object's chunks, left of them, each fetched with
+// a direct get of the next message on the object's chunk subject.
+type directChunks struct {
+	ctx    context.Context
+	stream jetstream.Stream
+	subj   string
+	next   uint64 // the stream sequence to look from
+	left   uint32
+	buf    []byte
+}
+
+func (d *directChunks) Read(p []byte) (int, error) {
+	for len(d.buf) == 0 {
+		if d.left == 0 {
+			return 0, io.EOF
+		}
+		msg, err := d.stream.GetMsg(d.ctx, d.next, jetstream.WithGetMsgSubject(d.subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// Fewer chunks than the object's info says: the
+			// segment reader reports it truncated.
+			d.left = 0
+			return 0, io.EOF
+		}
+		if err != nil {
+			return 0, linkErr(d.ctx, err)
+		}
+		d.buf, d.next = msg.Data, msg.Sequence+1
+		d.left--
+	}
+	n := copy(p, d.buf)
+	d.buf = d.buf[n:]
+	return n, nil
+}
+
+func (d *directChunks) Close() error { return nil }
 
 // PrefetchChunks bounds the chunks a segment read holds in memory: with the
 // object store's 128 KiB chunks, 1 MiB.
