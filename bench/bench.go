@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,8 @@ type Options struct {
 	Out io.Writer
 	// TTY rewrites a live status line on Out while a measurement runs.
 	TTY bool
+	// OnlyCis490 measures cis490 alone: no stock client, no old design.
+	OnlyCis490 bool
 	// Logger receives the hub's logs (default discarded).
 	Logger *slog.Logger
 }
@@ -111,6 +114,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.HTTPOld != "" {
 		rep.Systems = append(rep.Systems, HTTP)
 	}
+	if o.OnlyCis490 {
+		rep.Systems = []string{Cis490}
+	}
 	h, err := hub.Start(ctx, hub.Options{StoreDir: filepath.Join(o.Dir, "hub"), Listen: "127.0.0.1:-1", Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("bench: start hub: %w", err)
@@ -159,8 +165,10 @@ func (b *runner) workload(ctx context.Context, wi int, w Workload, systems []str
 	if err := generate(ctx, filepath.Join(data, "episodes"), w, uint64(wi)); err != nil {
 		return nil, fmt.Errorf("bench: generate %s: %w", w, err)
 	}
-	if err := packAll(ctx, filepath.Join(data, "episodes"), packed); err != nil {
-		return nil, fmt.Errorf("bench: pack %s: %w", w, err)
+	if slices.Contains(systems, Stock) {
+		if err := packAll(ctx, filepath.Join(data, "episodes"), packed); err != nil {
+			return nil, fmt.Errorf("bench: pack %s: %w", w, err)
+		}
 	}
 	var out []Result
 	for run := 1; run <= b.o.Runs; run++ {

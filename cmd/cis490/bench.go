@@ -14,6 +14,7 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	var runs int
 	var workloads, dir, httpOld, doc string
+	var only bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure cis490 on this machine against the stock object-store client, against one embedded hub",
@@ -48,7 +49,7 @@ the largest workload under --dir.
 			if f, ok := out.(*os.File); ok {
 				tty = progress.IsTerminal(f)
 			}
-			o := bench.Options{Binary: self, HTTPOld: httpOld, Workloads: ws, Runs: runs, Dir: dir, Out: out, TTY: tty}
+			o := bench.Options{Binary: self, HTTPOld: httpOld, Workloads: ws, Runs: runs, Dir: dir, Out: out, TTY: tty, OnlyCis490: only}
 			if g.logLevel == "debug" {
 				o.Logger, _ = g.logger()
 			}
@@ -74,6 +75,7 @@ the largest workload under --dir.
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&only, "cis490-only", false, "measure cis490 alone, without the stock client or the old design (for comparing two builds of cis490)")
 	f.IntVar(&runs, "runs", 3, "runs of each workload; the table shows medians")
 	f.StringVar(&workloads, "workloads", "1000x100KiB,20x64MiB,2x1GiB,1x4GiB", "comma-separated COUNTxSIZE episode workloads")
 	f.StringVar(&dir, "dir", "", "scratch directory for the hub store and the episodes (default: a temporary directory, removed)")
