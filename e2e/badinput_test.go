@@ -360,8 +360,6 @@ func badSubmit(t testing.TB, js jetstream.JetStream, host, id string, archive []
 		SegmentSize: objectstore.MinSegmentSize, ArchiveBytes: int64(len(archive)),
 		RawBytes: raw, Files: files, Dirs: dirs,
 	}
-	sum := sha256.Sum256(archive)
-	m.ArchiveSHA256 = hex.EncodeToString(sum[:])
 	for rest := archive; len(rest) > 0; {
 		n := min(len(rest), objectstore.MinSegmentSize)
 		s := sha256.Sum256(rest[:n])
@@ -372,6 +370,7 @@ func badSubmit(t testing.TB, js jetstream.JetStream, host, id string, archive []
 		m.Segments = append(m.Segments, seg)
 		rest = rest[n:]
 	}
+	m.ArchiveSHA256 = objectstore.ArchiveDigest(m.Segments)
 	body, err := m.Marshal()
 	if err != nil {
 		t.Fatalf("manifest of %s: %v", id, err)

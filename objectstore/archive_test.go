@@ -4,10 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -227,38 +231,95 @@ func TestPackRejects(t *testing.T) {
 	})
 }
 
+// TestSegmentSkippedWhenStored: an Upload told which segments an earlier
+// run stored (Known) sends none of their bytes; one not told streams every
+// segment but stores none twice (the stored objects keep their chunks, the
+// bucket holds nothing more); a resumed Upload whose later segments are
+// gone sends exactly those.
 func TestSegmentSkippedWhenStored(t *testing.T) {
 	t.Parallel()
-	st, _ := newStore(t)
+	ctx := context.Background()
+	js := runServer(t)
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: subjects.EpisodeBucket(testHost)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := objectstore.NewStore(js, obs)
+	stream, err := js.Stream(ctx, subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := writeEpisode(t, t.TempDir(), "resume", map[string][]byte{"d": randomBytes(300<<10, 9)})
-	opts := objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir()}
-	sent := 0
-	opts.Progress = func(_ int, _ objectstore.Segment, s, _ bool) {
-		if s {
-			sent++
+	var sent, bytesSent int64
+	upload := func(known []objectstore.Segment) objectstore.Manifest {
+		t.Helper()
+		sent, bytesSent = 0, 0
+		opts := objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir(), Known: known,
+			Progress: func(_ int, _ objectstore.Segment, s, _ bool) {
+				if s {
+					sent++
+				}
+			},
+			Throttle: func(r io.Reader) io.Reader { return countingReader{r, &bytesSent} },
 		}
+		m, err := objectstore.Upload(ctx, st, dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if entries, _ := os.ReadDir(opts.SpoolDir); len(entries) != 0 {
+			t.Fatalf("spool dir holds %d files after Upload, want 0", len(entries))
+		}
+		return m
 	}
-	m1, err := objectstore.Upload(context.Background(), st, dir, opts)
-	if err != nil {
+	streamState := func() jetstream.StreamState {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State
+	}
+	m1 := upload(nil)
+	if sent != int64(len(m1.Segments)) || sent < 3 || bytesSent != m1.ArchiveBytes {
+		t.Fatalf("first Upload sent %d of %d segments, %d of %d bytes", sent, len(m1.Segments), bytesSent, m1.ArchiveBytes)
+	}
+	after1 := streamState()
+
+	m2 := upload(m1.Segments)
+	if sent != 0 || bytesSent != 0 || m2.ArchiveSHA256 != m1.ArchiveSHA256 {
+		t.Fatalf("Upload with every segment known: sent %d segments, %d bytes (archive %s, first %s)", sent, bytesSent, m2.ArchiveSHA256, m1.ArchiveSHA256)
+	}
+
+	m3 := upload(nil)
+	if sent != 0 || bytesSent != m1.ArchiveBytes || m3.ArchiveSHA256 != m1.ArchiveSHA256 {
+		t.Fatalf("Upload with none known: %d segments stored again, %d bytes streamed", sent, bytesSent)
+	}
+	if got := streamState(); got.Msgs != after1.Msgs || got.Bytes != after1.Bytes {
+		t.Fatalf("bucket after a second full Upload: %d messages, %d bytes; after the first %d, %d", got.Msgs, got.Bytes, after1.Msgs, after1.Bytes)
+	}
+
+	// Resume: the first two segments stored and known, the rest lost.
+	if err := st.Delete(ctx, m1.EpisodeID, m1.Segments[2:]); err != nil {
 		t.Fatal(err)
 	}
-	if sent != len(m1.Segments) || sent < 3 {
-		t.Fatalf("first Upload sent %d of %d segments", sent, len(m1.Segments))
+	m4 := upload(m1.Segments[:2])
+	want := m1.ArchiveBytes - m1.Segments[0].Size - m1.Segments[1].Size
+	if sent != int64(len(m1.Segments)-2) || bytesSent != want {
+		t.Fatalf("resumed Upload sent %d segments, %d bytes; want %d, %d", sent, bytesSent, len(m1.Segments)-2, want)
 	}
-	sent = 0
-	m2, err := objectstore.Upload(context.Background(), st, dir, opts)
-	if err != nil {
-		t.Fatal(err)
+	if _, _, err := unpack(t, st, &m4, objectstore.Limits{}); err != nil {
+		t.Fatalf("ReadArchive after the resumed Upload = %v", err)
 	}
-	if sent != 0 {
-		t.Fatalf("second Upload sent %d segments, want 0", sent)
-	}
-	if m1.ArchiveSHA256 != m2.ArchiveSHA256 {
-		t.Fatal("second Upload has another archive digest")
-	}
-	if entries, _ := os.ReadDir(opts.SpoolDir); len(entries) != 0 {
-		t.Fatalf("spool dir holds %d files after Upload, want 0", len(entries))
-	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 func TestReadRejectsStoredBytes(t *testing.T) {
@@ -405,25 +466,89 @@ func TestReadRejectsContents(t *testing.T) {
 	}
 }
 
-// TestSmallSegmentNotSpooled: a segment of at most MemSegmentMax bytes is
-// sent from memory, so a small episode uploads without touching the spool
-// directory (here one that does not exist), and reads back whole; a larger
-// one needs the spool.
-func TestSmallSegmentNotSpooled(t *testing.T) {
+// TestUploadStreamsWithoutSpool: a fresh Upload streams every segment,
+// small or large, without touching the spool directory (here one that does
+// not exist), and reads back whole; only segments known from an earlier
+// run are spooled, to be looked up before they are sent.
+func TestUploadStreamsWithoutSpool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, _ := newStore(t)
 	noSpool := filepath.Join(t.TempDir(), "missing")
-	small := writeEpisode(t, t.TempDir(), "small", map[string][]byte{"d": randomBytes(100<<10, 11)})
-	m, err := objectstore.Upload(ctx, st, small, objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool})
+	for _, size := range []int{100 << 10, 3 * objectstore.MemSegmentMax} {
+		dir := writeEpisode(t, t.TempDir(), fmt.Sprint("ep-", size), map[string][]byte{"d": randomBytes(size, 11)})
+		o := objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool, SegmentSize: objectstore.MemSegmentMax}
+		m, err := objectstore.Upload(ctx, st, dir, o)
+		if err != nil {
+			t.Fatalf("Upload of %d bytes without a spool directory = %v", size, err)
+		}
+		if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
+			t.Fatalf("ReadArchive = %v", err)
+		}
+		if len(m.Segments) > 1 {
+			o.Known = m.Segments[:1]
+			if _, err := objectstore.Upload(ctx, st, dir, o); err == nil {
+				t.Fatal("Upload with a known segment succeeded without its spool directory")
+			}
+		}
+	}
+}
+
+// TestArchiveDigestVersions: a version 2 manifest's archive digest is
+// ArchiveDigest of its segments, as the shell recipe of its doc comment
+// computes it from the segment files; a version 1 manifest, whose digest is
+// the whole stream's SHA-256, still reads, and a wrong one of either is
+// ErrArchiveDigest.
+func TestArchiveDigestVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := newStore(t)
+	dir := writeEpisode(t, t.TempDir(), "v", map[string][]byte{"d": randomBytes(300<<10, 21)})
+	m, err := objectstore.Upload(ctx, st, dir, objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize})
 	if err != nil {
-		t.Fatalf("Upload of a small episode without a spool directory = %v", err)
+		t.Fatal(err)
+	}
+	if m.Version != 2 || len(m.Segments) < 3 {
+		t.Fatalf("Upload wrote manifest version %d with %d segments, want 2 with at least 3", m.Version, len(m.Segments))
+	}
+	archive, _ := packBytes(t, dir)
+
+	// The shell recipe, on the archive cut into segment files.
+	segDir := t.TempDir()
+	for i, rest := 0, archive; len(rest) > 0; i++ {
+		n := min(len(rest), int(m.SegmentSize))
+		if err := os.WriteFile(filepath.Join(segDir, fmt.Sprintf("seg.%04d", i)), rest[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	cmd := exec.Command("sh", "-c", `for f in seg.*; do printf '%s %d\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$(stat -c%s "$f")"; done | sha256sum`)
+	cmd.Dir = segDir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("shell recipe: %v", err)
+	}
+	if got, _, _ := strings.Cut(string(out), " "); got != m.ArchiveSHA256 {
+		t.Fatalf("shell recipe gives %s, manifest says %s", got, m.ArchiveSHA256)
 	}
 	if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
-		t.Fatalf("ReadArchive = %v", err)
+		t.Fatalf("version 2: %v", err)
 	}
-	large := writeEpisode(t, t.TempDir(), "large", map[string][]byte{"d": randomBytes(3*objectstore.MemSegmentMax, 12)})
-	if _, err := objectstore.Upload(ctx, st, large, objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool}); err == nil {
-		t.Fatal("Upload of an episode larger than MemSegmentMax succeeded without its spool directory")
+
+	v1 := m
+	v1.Version = 1
+	sum := sha256.Sum256(archive)
+	v1.ArchiveSHA256 = hex.EncodeToString(sum[:])
+	if _, _, err := unpack(t, st, &v1, objectstore.Limits{}); err != nil {
+		t.Fatalf("version 1 with the stream's SHA-256: %v", err)
+	}
+	v1.ArchiveSHA256 = m.ArchiveSHA256
+	if _, _, err := unpack(t, st, &v1, objectstore.Limits{}); !errors.Is(err, objectstore.ErrArchiveDigest) {
+		t.Fatalf("version 1 with a version 2 digest: %v, want ErrArchiveDigest", err)
+	}
+	v3 := m
+	v3.Version = 3
+	if _, _, err := unpack(t, st, &v3, objectstore.Limits{}); !errors.Is(err, objectstore.ErrManifestVersion) {
+		t.Fatalf("version 3: %v, want ErrManifestVersion", err)
 	}
 }

@@ -71,9 +71,10 @@ func FuzzReadArchive(f *testing.F) {
 		m := &objectstore.Manifest{
 			Version: objectstore.ManifestVersion, Host: testHost, EpisodeID: "ep",
 			CodeVersion: objectstore.CodeVersion{Commit: goodCommit}, SegmentSize: objectstore.MinSegmentSize,
-			Segments:      []objectstore.Segment{{Size: int64(len(archive)), SHA256: h}},
-			ArchiveSHA256: h, ArchiveBytes: int64(len(archive)), Files: 1,
+			Segments:     []objectstore.Segment{{Size: int64(len(archive)), SHA256: h}},
+			ArchiveBytes: int64(len(archive)), Files: 1,
 		}
+		m.ArchiveSHA256 = objectstore.ArchiveDigest(m.Segments)
 		if len(archive) > objectstore.MinSegmentSize {
 			return
 		}

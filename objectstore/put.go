@@ -29,22 +29,26 @@ const (
 	PutWindow = 16
 )
 
-// putObject stores r as the object name in the stock object store layout
+// putObject stores r as an object in the stock object store layout
 // (ADR-20: chunks on $O.<bucket>.C.<nuid>, then the ObjectInfo on
 // $O.<bucket>.M.<base64url name> with a subject rollup), so that the
 // stock Get, `nats object get` and the GC read it as any other object. It
-// differs from the stock Put in one thing: at most PutWindow chunks are
-// in flight, each next one sent as the oldest is acknowledged. On error
-// the chunks sent are purged where permissions allow (as the stock Put
-// does); otherwise the GC reclaims them.
+// differs from the stock Put in two things: at most PutWindow chunks are
+// in flight, each next one sent as the oldest is acknowledged; and the
+// object's name and digest are asked of name only once every chunk is
+// stored, so that a segment can be sent while it is being packed, before
+// its SHA-256 (its name) is known. name may answer skip, when the object
+// is stored already: the chunks sent are then purged and putObject
+// returns nil, nil. On error the chunks sent are purged where permissions
+// allow (as the stock Put does); otherwise the GC reclaims them.
 //
-// digest is the object's ObjectInfo.Digest, the SHA-256 the Segmenter
-// computed as it spooled the bytes: it is not computed again here (a third
+// The digest is the object's ObjectInfo.Digest, the SHA-256 the Segmenter
+// computed as the bytes went by: it is not computed again here (a third
 // pass over every byte, about a seventh of the publisher's CPU). A reader
 // of the object checks it (Store.Open, the stock Get), so bytes that
-// changed between spool and send are found corrupt by the receiver, which
-// deletes them, and the publisher sends them again.
-func (s *Store) putObject(ctx context.Context, name, digest string, r io.Reader) (*jetstream.ObjectInfo, error) {
+// changed between the Segmenter and the wire are found corrupt by the
+// receiver, which deletes them, and the publisher sends them again.
+func (s *Store) putObject(ctx context.Context, r io.Reader, name func() (name, digest string, skip bool, err error)) (*jetstream.ObjectInfo, error) {
 	bucket, stream, err := s.chunkStream(ctx)
 	if err != nil {
 		return nil, err
@@ -103,8 +107,12 @@ func (s *Store) putObject(ctx context.Context, name, digest string, r io.Reader)
 			return fail(err)
 		}
 	}
+	objName, digest, skip, err := name()
+	if err != nil || skip {
+		return fail(err)
+	}
 	info := &jetstream.ObjectInfo{
-		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: ChunkSize}},
+		ObjectMeta: jetstream.ObjectMeta{Name: objName, Opts: &jetstream.ObjectMetaOptions{ChunkSize: ChunkSize}},
 		Bucket:     bucket, NUID: nuid, Size: size, Chunks: chunks,
 		Digest: digest,
 	}
@@ -112,7 +120,7 @@ func (s *Store) putObject(ctx context.Context, name, digest string, r io.Reader)
 	if err != nil {
 		return fail(err)
 	}
-	mm := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">") + base64.URLEncoding.EncodeToString([]byte(name)))
+	mm := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">") + base64.URLEncoding.EncodeToString([]byte(objName)))
 	mm.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	mm.Data = body
 	if _, err := s.js.PublishMsg(ctx, mm); err != nil {

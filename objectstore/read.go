@@ -372,13 +372,14 @@ func (zeroWriter) Write(p []byte) (int, error) {
 }
 
 // segmentsReader reads the manifest's segments in order as one stream and
-// checks the whole stream's size and SHA-256 at its end. Its first error is
+// checks the whole stream's size and digest at its end. Its first error is
 // sticky and kept in err.
 //
 // The work is pipelined over three goroutines, so that a receiver uses
 // both of a small machine's cores on one episode: one reads the segments'
 // chunks from the hub and checks each segment's SHA-256, a second hashes
-// the archive, and the caller's decodes and validates. Between them move
+// the archive (a version 1 manifest's digest; for version 2 it only counts
+// and passes the bytes on), and the caller's decodes and validates. Between them move
 // at most pipeBuffers buffers of pipeBufSize bytes.
 type segmentsReader struct {
 	ctx context.Context
@@ -410,7 +411,12 @@ type pipeItem struct {
 }
 
 func newSegmentsReader(ctx context.Context, src SegmentSource, m *Manifest) *segmentsReader {
-	return &segmentsReader{ctx: ctx, src: src, m: m, h: sha256.New()}
+	r := &segmentsReader{ctx: ctx, src: src, m: m}
+	if m.Version == 1 {
+		// Version 1's archive digest is the whole stream's SHA-256.
+		r.h = sha256.New()
+	}
+	return r
 }
 
 // start runs the reading and hashing goroutines.
@@ -488,8 +494,8 @@ func (r *segmentsReader) readSegments(ctx context.Context, out chan<- pipeItem) 
 	send(pipeItem{err: io.EOF})
 }
 
-// hashArchive hashes the stream from in and passes it on to r.hashed; at
-// its end it checks the archive's size and SHA-256.
+// hashArchive hashes the stream from in (version 1) and passes it on to
+// r.hashed; at its end it checks the archive's size and digest.
 func (r *segmentsReader) hashArchive(ctx context.Context, in <-chan pipeItem) {
 	defer close(r.hashed)
 	var n int64
@@ -497,7 +503,9 @@ func (r *segmentsReader) hashArchive(ctx context.Context, in <-chan pipeItem) {
 		if it.err == io.EOF {
 			it.err = r.finish(n)
 		}
-		r.h.Write(it.data)
+		if r.h != nil {
+			r.h.Write(it.data)
+		}
 		n += int64(len(it.data))
 		select {
 		case r.hashed <- it:
@@ -538,8 +546,18 @@ func (r *segmentsReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// finish checks the archive's size and digest once every segment was read
+// and found to match its own digest. In a version 2 manifest the archive
+// digest is ArchiveDigest of the segments: the bytes were just checked
+// against them, and the digest binds their order and sizes.
 func (r *segmentsReader) finish(n int64) error {
-	if got := hex.EncodeToString(r.h.Sum(nil)); got != r.m.ArchiveSHA256 || n != r.m.ArchiveBytes {
+	var got string
+	if r.h != nil {
+		got = hex.EncodeToString(r.h.Sum(nil))
+	} else {
+		got = ArchiveDigest(r.m.Segments)
+	}
+	if got != r.m.ArchiveSHA256 || n != r.m.ArchiveBytes {
 		return fmt.Errorf("%w: %d bytes hashing to %s, manifest says %d bytes and %s",
 			ErrArchiveDigest, n, got, r.m.ArchiveBytes, r.m.ArchiveSHA256)
 	}

@@ -2,6 +2,7 @@ package objectstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,6 +40,9 @@ func (sf SegmentFile) Remove() {
 	}
 }
 
+// errAborted ends the put of a segment whose packing stopped.
+var errAborted = errors.New("segment not finished: packing stopped")
+
 // MemSegmentMax is the largest archive Upload keeps in memory instead of
 // spooling it: a small episode's only segment, shorter than the segment
 // size, which would otherwise cost a file creation, a write, a read and an
@@ -51,11 +55,11 @@ const MemSegmentMax = 1 << 20
 const SpoolPattern = "segment-*.tmp"
 
 // Segmenter is an io.Writer that cuts the archive stream into segments of a
-// fixed size. Each segment is spooled to its own file in a directory while
-// its SHA-256 is computed, then handed to the emit function; the whole
-// stream's SHA-256 is computed on the way. Memory use is one hash state per
-// stream, whatever the segment size (and, in Upload, MemSegmentMax for a
-// segment small enough to be kept in memory instead).
+// fixed size. Each segment is spooled to its own file in a directory (or
+// streamed, see Upload) while its SHA-256 is computed, then handed to the
+// emit function. Memory use is one hash state per stream, whatever the
+// segment size (and, in Upload, MemSegmentMax for a segment small enough
+// to be kept in memory instead).
 type Segmenter struct {
 	dir   string
 	size  int64
@@ -63,7 +67,6 @@ type Segmenter struct {
 	cur   *os.File
 	curN  int64
 	curH  hash.Hash
-	all   hash.Hash
 	total int64
 	segs  []Segment
 	err   error
@@ -71,6 +74,26 @@ type Segmenter struct {
 	open   bool   // a segment is being written
 	memMax int64  // segments up to this size stay in memory
 	mem    []byte // the segment being written, while in memory
+
+	// stream, if set, is called as each segment from index streamFrom on
+	// starts: the segment is written to the writer it returns instead of
+	// a spool file, and sealed on it once finished (see Upload).
+	stream     func(index int) (*segmentStream, error)
+	streamFrom int
+	ss         *segmentStream // the segment being streamed
+}
+
+// segmentStream is a segment sent as it is written: its bytes go through
+// a pipe to the goroutine that puts them, and its size and SHA-256 follow
+// once the Segmenter finishes it.
+type segmentStream struct {
+	index int
+	pipe  *bufPipe
+	seal  chan Sealed // buffered: the Segmenter never waits on it
+}
+
+func newSegmentStream(index int) *segmentStream {
+	return &segmentStream{index: index, pipe: newBufPipe(), seal: make(chan Sealed, 1)}
 }
 
 // NewSegmenter returns a Segmenter spooling segments of size bytes into dir.
@@ -80,7 +103,7 @@ func NewSegmenter(dir string, size int64, emit func(SegmentFile) error) (*Segmen
 	if size < MinSegmentSize || size > MaxSegmentSize {
 		return nil, fmt.Errorf("segment size %d outside [%d, %d]", size, MinSegmentSize, MaxSegmentSize)
 	}
-	return &Segmenter{dir: dir, size: size, emit: emit, all: sha256.New()}, nil
+	return &Segmenter{dir: dir, size: size, emit: emit}, nil
 }
 
 // Write spools p, emitting every segment it completes.
@@ -92,7 +115,15 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 		}
 		if !s.open {
 			s.open, s.curN, s.curH = true, 0, sha256.New()
-			if s.memMax > 0 && len(s.segs) == 0 {
+			if s.stream != nil && len(s.segs) >= s.streamFrom {
+				ss, err := s.stream(len(s.segs))
+				if err != nil {
+					s.open = false
+					s.err = err
+					return written, s.err
+				}
+				s.ss = ss
+			} else if s.memMax > 0 && len(s.segs) == 0 {
 				// Only an archive that ends within its first segment
 				// and MemSegmentMax stays in memory: see below.
 				s.mem = make([]byte, 0, min(s.memMax, 64<<10))
@@ -102,7 +133,7 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 			}
 		}
 		chunk := p[:min(int64(len(p)), s.size-s.curN)]
-		if s.mem != nil && s.curN+int64(len(chunk)) > s.memMax {
+		if s.ss == nil && s.mem != nil && s.curN+int64(len(chunk)) > s.memMax {
 			if err := s.spool(); err != nil {
 				s.err = fmt.Errorf("spool segment: %w", err)
 				return written, s.err
@@ -110,13 +141,15 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 		}
 		var n int
 		var err error
-		if s.mem != nil {
+		switch {
+		case s.ss != nil:
+			n, err = s.ss.pipe.Write(chunk)
+		case s.mem != nil:
 			s.mem, n = append(s.mem, chunk...), len(chunk)
-		} else {
+		default:
 			n, err = s.cur.Write(chunk)
 		}
 		s.curH.Write(chunk[:n])
-		s.all.Write(chunk[:n])
 		s.curN += int64(n)
 		s.total += int64(n)
 		written += n
@@ -129,7 +162,7 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 			// A full segment is spooled, even one small enough to
 			// keep: more may follow, and only a whole small episode
 			// is spared the spool.
-			if s.mem != nil {
+			if s.ss == nil && s.mem != nil {
 				if err := s.spool(); err != nil {
 					s.err = fmt.Errorf("spool segment: %w", err)
 					return written, s.err
@@ -158,6 +191,13 @@ func (s *Segmenter) spool() error {
 }
 
 func (s *Segmenter) finishSegment(last bool) error {
+	if ss := s.ss; ss != nil {
+		seg := Segment{Size: s.curN, SHA256: hex.EncodeToString(s.curH.Sum(nil))}
+		s.segs = append(s.segs, seg)
+		s.ss, s.open = nil, false
+		ss.seal <- Sealed{Segment: seg, Last: last}
+		return ss.pipe.Close()
+	}
 	sf := SegmentFile{Data: s.mem, Last: last}
 	if s.mem == nil {
 		f := s.cur
@@ -176,7 +216,7 @@ func (s *Segmenter) finishSegment(last bool) error {
 }
 
 // Close emits the last, partial segment and returns the segments, the
-// archive's SHA-256 and its size.
+// archive's digest (ArchiveDigest) and its size.
 func (s *Segmenter) Close() (segs []Segment, archiveSHA256 string, archiveBytes int64, err error) {
 	if s.err == nil && s.open {
 		s.err = s.finishSegment(true)
@@ -189,11 +229,16 @@ func (s *Segmenter) Close() (segs []Segment, archiveSHA256 string, archiveBytes 
 		return nil, "", 0, s.err
 	}
 	s.err = errors.New("segmenter closed")
-	return s.segs, hex.EncodeToString(s.all.Sum(nil)), s.total, nil
+	return s.segs, ArchiveDigest(s.segs), s.total, nil
 }
 
-// Abort removes the segment being written, if any.
+// Abort removes the segment being written, if any, and fails the put of
+// one being streamed.
 func (s *Segmenter) Abort() {
+	if s.ss != nil {
+		s.ss.pipe.CloseWithError(errAborted)
+		s.ss = nil
+	}
 	if s.cur != nil {
 		s.cur.Close()
 		os.Remove(s.cur.Name())
@@ -213,6 +258,9 @@ type UploadOptions struct {
 	SpoolDir string
 	// Pack tunes the packer.
 	Pack PackOptions
+	// Known lists the segments of this attempt an earlier run stored (the
+	// journal's record): they are spooled and looked up before sending.
+	Known []Segment
 	// Progress, if set, is called after each segment is stored (sent true)
 	// or found already stored (sent false); last is set on the archive's
 	// last segment when the stream ended before it was full. (A stream
@@ -223,13 +271,21 @@ type UploadOptions struct {
 	Throttle func(io.Reader) io.Reader
 }
 
-// Upload packs the episode in dir and stores its segments, sending the next
-// segment while the packer writes the one after, and returns the manifest.
-// Segments already stored are not sent again, so an Upload interrupted at
-// any point and run again resumes where it stopped, at the cost of packing
-// again. The episode's meta.json must parse; an unstamped one is packed all
-// the same, for the receiver to judge. A segment the host's bucket has no
-// room for is ErrBucketFull.
+// Upload packs the episode in dir and stores its segments as they are
+// packed, and returns the manifest. Segments from index len(o.Known) on
+// are streamed: their chunks go to the hub while the packer writes them,
+// and the object is named by its SHA-256 once the last byte is through,
+// without a spool file or a second read of the bytes. The first
+// len(o.Known) segments, those an earlier run of this attempt recorded as
+// stored, are spooled instead, then looked up by name and sent only if
+// missing; so an Upload interrupted at any point and run again resumes
+// where it stopped, at the cost of packing again. (A streamed segment found
+// stored already once its name is known, one the journal missed, is not
+// stored twice.) One segment is put while the packer writes the next one
+// into the spool, or into the put itself when streamed. The episode's
+// meta.json must parse; an unstamped one is packed all the same, for the
+// receiver to judge. A segment the host's bucket has no room for is
+// ErrBucketFull.
 func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manifest, error) {
 	meta, err := ReadMeta(dir)
 	if err != nil && !errors.Is(err, ErrNotStamped) {
@@ -244,36 +300,56 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	queue := make(chan SegmentFile, 1)
+	// One goroutine puts the segments in order, spooled ones and streamed
+	// ones alike, so Progress is called in order.
+	type job struct {
+		sf SegmentFile
+		ss *segmentStream
+	}
+	queue := make(chan job, 1)
 	done := make(chan error, 1)
 	go func() {
 		var err error
-		for sf := range queue {
+		for j := range queue {
 			if err == nil {
-				err = putSpooled(ctx, st, meta.EpisodeID, sf, o)
+				if j.ss != nil {
+					err = putStreamed(ctx, st, meta.EpisodeID, j.ss, o)
+				} else {
+					err = putSpooled(ctx, st, meta.EpisodeID, j.sf, o)
+				}
 				if err != nil {
 					cancel(err)
 				}
 			}
-			sf.Remove()
+			if j.ss != nil {
+				// Unblocks the packer if the put stopped reading.
+				j.ss.pipe.CloseReader(cmp.Or(err, errAborted))
+			}
+			j.sf.Remove()
 		}
 		done <- err
 	}()
-	seg, err := NewSegmenter(o.SpoolDir, o.SegmentSize, func(sf SegmentFile) error {
+	enqueue := func(j job) error {
 		select {
-		case queue <- sf:
+		case queue <- j:
 			return nil
 		case <-ctx.Done():
-			sf.Remove()
+			j.sf.Remove()
 			return context.Cause(ctx)
 		}
-	})
+	}
+	seg, err := NewSegmenter(o.SpoolDir, o.SegmentSize, func(sf SegmentFile) error { return enqueue(job{sf: sf}) })
 	if err != nil {
 		close(queue)
 		<-done
 		return Manifest{}, err
 	}
 	seg.memMax = MemSegmentMax
+	seg.streamFrom = len(o.Known)
+	seg.stream = func(index int) (*segmentStream, error) {
+		ss := newSegmentStream(index)
+		return ss, enqueue(job{ss: ss})
+	}
 	stats, packErr := Pack(ctx, dir, seg, o.Pack)
 	var segs []Segment
 	var sum string
@@ -300,6 +376,22 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 		return Manifest{}, fmt.Errorf("upload %s: %w", dir, err)
 	}
 	return m, nil
+}
+
+// putStreamed puts a segment as the packer writes it.
+func putStreamed(ctx context.Context, st *Store, episode string, ss *segmentStream, o UploadOptions) error {
+	var r io.Reader = ss.pipe
+	if o.Throttle != nil {
+		r = o.Throttle(r)
+	}
+	sealed, sent, err := st.PutStream(ctx, episode, o.SegmentSize, r, ss.seal)
+	if err != nil {
+		return bucketFull(err, sealed.Segment)
+	}
+	if o.Progress != nil {
+		o.Progress(ss.index, sealed.Segment, sent, sealed.Last)
+	}
+	return nil
 }
 
 func putSpooled(ctx context.Context, st *Store, episode string, sf SegmentFile, o UploadOptions) error {

@@ -191,7 +191,7 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 	defer cancel()
 	ctx, unguard := s.guard(ctx)
 	defer unguard()
-	info, err := s.putObject(ctx, name, digest, io.LimitReader(r, seg.Size+1))
+	info, err := s.putObject(ctx, io.LimitReader(r, seg.Size+1), func() (string, string, bool, error) { return name, digest, false, nil })
 	if err != nil {
 		return false, fmt.Errorf("put segment %s: %w", name, linkErr(ctx, err))
 	}
@@ -200,6 +200,60 @@ func (s *Store) Put(ctx context.Context, episode string, seg Segment, r io.Reade
 		return true, fmt.Errorf("%w: sent %d bytes for %s, want %d", ErrSegmentDigest, info.Size, name, seg.Size)
 	}
 	return true, nil
+}
+
+// Sealed is a streamed segment as its writer finished it: its size and
+// SHA-256, and whether it ended the archive short of the segment size.
+type Sealed struct {
+	Segment
+	Last bool
+}
+
+// PutStream stores a segment read from r as it is written, before its
+// SHA-256 and so its name are known: the chunks go to the hub as they are
+// read, and once r is drained seal gives the segment, under whose name the
+// object is then stored. A segment found stored already under that name
+// (an upload resumed after a crash that the journal did not record) is
+// left as it is and the chunks just sent are purged (or left to the GC
+// where the host may not purge). sent is false only then. maxSize, the
+// segment size, sets the deadline. Bytes that do not match the sealed
+// size are ErrSegmentDigest.
+func (s *Store) PutStream(ctx context.Context, episode string, maxSize int64, r io.Reader, seal <-chan Sealed) (sealed Sealed, sent bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(maxSize))
+	defer cancel()
+	ctx, unguard := s.guard(ctx)
+	defer unguard()
+	var name string
+	skipped := false
+	info, err := s.putObject(ctx, r, func() (string, string, bool, error) {
+		select {
+		case sealed = <-seal:
+		case <-ctx.Done():
+			return "", "", false, context.Cause(ctx)
+		}
+		name = subjects.SegmentObject(episode, sealed.SHA256)
+		digest, err := digestValue(sealed.SHA256)
+		if err != nil {
+			return "", "", false, err
+		}
+		has, err := s.Has(ctx, episode, sealed.Segment)
+		skipped = has
+		return name, digest, has, err
+	})
+	if err != nil {
+		if name == "" {
+			return sealed, false, fmt.Errorf("put segment: %w", linkErr(ctx, err))
+		}
+		return sealed, false, fmt.Errorf("put segment %s: %w", name, linkErr(ctx, err))
+	}
+	if skipped {
+		return sealed, false, nil
+	}
+	if int64(info.Size) != sealed.Size {
+		_ = s.obs.Delete(context.WithoutCancel(ctx), name)
+		return sealed, true, fmt.Errorf("%w: sent %d bytes for %s, want %d", ErrSegmentDigest, info.Size, name, sealed.Size)
+	}
+	return sealed, true, nil
 }
 
 // Open returns a reader of the stored segment. The reader fails with

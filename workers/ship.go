@@ -272,7 +272,7 @@ func (p *Publisher) submit(ctx context.Context, j *Journal) error {
 	msg.Header.Set(subjects.HeaderHost, p.o.Host)
 	msg.Header.Set(subjects.HeaderEpisode, j.EpisodeID)
 	msg.Header.Set(subjects.HeaderArchiveSHA256, j.Manifest.ArchiveSHA256)
-	msg.Header.Set(subjects.HeaderManifestVersion, fmt.Sprint(objectstore.ManifestVersion))
+	msg.Header.Set(subjects.HeaderManifestVersion, fmt.Sprint(j.Manifest.Version))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
