@@ -11,14 +11,18 @@ import (
 // its own pace for up to bufPipeChunks chunks. (With io.Pipe, whose Write
 // waits until the reader has taken every byte, the packer stood still
 // while the put wrote to the socket and the other way round: a 1 GiB
-// episode went 20% slower streamed than spooled.) The buffers are
-// allocated once per pipe: bufPipeChunks × ChunkSize, 1 MiB.
+// episode went 20% slower streamed than spooled.) The buffers, at most
+// bufPipeChunks × ChunkSize (1 MiB), are taken from a pool as the writer
+// needs them (a small episode's only segment needs one) and given back by
+// Release.
 type bufPipe struct {
 	full chan []byte // filled buffers, in order; closed by the writer
 	free chan []byte // buffers the reader is done with
 	cur  []byte      // the writer's buffer being filled
 	rd   []byte      // what is left of the reader's buffer
 	back []byte      // the reader's buffer, to give back
+
+	allocated int // buffers taken from bufPool, at most bufPipeChunks
 
 	mu     sync.Mutex
 	werr   error         // the writer's close error, io.EOF for a clean close
@@ -29,12 +33,40 @@ type bufPipe struct {
 
 const bufPipeChunks = 8
 
+// bufPool holds the buffers of finished pipes.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}
+
 func newBufPipe() *bufPipe {
-	p := &bufPipe{full: make(chan []byte, bufPipeChunks), free: make(chan []byte, bufPipeChunks), rdone: make(chan struct{})}
-	for range bufPipeChunks {
-		p.free <- make([]byte, 0, ChunkSize)
+	return &bufPipe{full: make(chan []byte, bufPipeChunks), free: make(chan []byte, bufPipeChunks), rdone: make(chan struct{})}
+}
+
+// Release gives the pipe's buffers back to the pool. Call it once both
+// ends are done with the pipe (the writer closed it and the reader has
+// stopped reading); the pipe must not be used after.
+func (p *bufPipe) Release() {
+	give := func(b []byte) {
+		if b != nil {
+			b = b[:0]
+			bufPool.Put(&b)
+		}
 	}
-	return p
+	give(p.cur)
+	give(p.back)
+	p.cur, p.back, p.rd = nil, nil, nil
+	for {
+		select {
+		case b, ok := <-p.full:
+			if !ok {
+				p.full = nil
+				continue
+			}
+			give(b)
+		case b := <-p.free:
+			give(b)
+		default:
+			return
+		}
+	}
 }
 
 // Write copies b into the pipe, waiting for a free buffer when all are
@@ -46,8 +78,18 @@ func (p *bufPipe) Write(b []byte) (int, error) {
 			select {
 			case p.cur = <-p.free:
 				p.cur = p.cur[:0]
-			case <-p.rdone:
-				return n, p.readErr()
+			default:
+				if p.allocated < bufPipeChunks {
+					p.allocated++
+					p.cur = (*bufPool.Get().(*[]byte))[:0]
+					break
+				}
+				select {
+				case p.cur = <-p.free:
+					p.cur = p.cur[:0]
+				case <-p.rdone:
+					return n, p.readErr()
+				}
 			}
 		}
 		k := copy(p.cur[len(p.cur):cap(p.cur)], b)

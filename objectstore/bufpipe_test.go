@@ -79,3 +79,23 @@ func TestBufPipe(t *testing.T) {
 		}
 	})
 }
+
+// TestBufPipeAllocatesAsNeeded: a pipe takes buffers only as the writer
+// runs ahead (a small segment needs one), and Release gives them back.
+func TestBufPipeAllocatesAsNeeded(t *testing.T) {
+	p := newBufPipe()
+	go func() {
+		p.Write(make([]byte, 1000))
+		p.Close()
+	}()
+	if b, err := io.ReadAll(p); err != nil || len(b) != 1000 {
+		t.Fatalf("ReadAll = %d bytes, %v", len(b), err)
+	}
+	if p.allocated != 1 {
+		t.Fatalf("a 1000-byte stream took %d buffers, want 1", p.allocated)
+	}
+	p.Release()
+	if p.cur != nil || p.back != nil || len(p.free) != 0 {
+		t.Fatal("Release kept buffers")
+	}
+}

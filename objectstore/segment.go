@@ -324,6 +324,11 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 			if j.ss != nil {
 				// Unblocks the packer if the put stopped reading.
 				j.ss.pipe.CloseReader(cmp.Or(err, errAborted))
+				if err == nil {
+					// The put read to EOF: the packer closed the
+					// pipe and is done with it.
+					j.ss.pipe.Release()
+				}
 			}
 			j.sf.Remove()
 		}
