@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,23 +69,21 @@ func Backlog(dataDir string, now time.Time, stuckAfter time.Duration, flags stri
 			continue
 		}
 		id := strings.TrimSuffix(name, ".json")
-		b, err := os.ReadFile(filepath.Join(outboxDir, name))
-		var j workers.Journal
-		if err == nil {
-			err = json.Unmarshal(b, &j)
-		}
+		// ReadJournal, not json.Unmarshal: a journal is a series of records,
+		// the last whole one current, as the publisher reads it.
+		j, err := workers.ReadJournal(filepath.Join(outboxDir, name))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("journal %s unreadable: %v", filepath.Join(outboxDir, name), err))
+			problems = append(problems, err.Error())
 			byState["unreadable"]++
 			continue
 		}
 		if j.EpisodeID == "" {
 			j.EpisodeID = id
 		}
-		journals[id] = &j
+		journals[id] = j
 		byState[string(j.State)]++
 		if oldestJournal == nil || j.CreatedAt.Before(oldestJournal.CreatedAt) {
-			oldestJournal = &j
+			oldestJournal = j
 		}
 	}
 

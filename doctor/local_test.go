@@ -145,7 +145,7 @@ func TestBacklogUnreadableJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Backlog(data, time.Now(), 0, "--config f")
-	if r.Status != Yellow || !strings.Contains(r.Summary, "ep-1.json unreadable") || !strings.Contains(r.Summary, "1 journal in outbox/: 1 unreadable") {
+	if r.Status != Yellow || !strings.Contains(r.Summary, "ep-1.json is unreadable") || !strings.Contains(r.Summary, "1 journal in outbox/: 1 unreadable") {
 		t.Errorf("Backlog = %s %q", r.Status, r.Summary)
 	}
 }

@@ -129,8 +129,9 @@ func TestCorruptIsUploadedAgain(t *testing.T) {
 	// Wait for the submission, then lose a segment before any receiver runs.
 	var j workers.Journal
 	for {
-		b, err := os.ReadFile(filepath.Join(e.data, "outbox", "ep-c.json"))
-		if err == nil && json.Unmarshal(b, &j) == nil && j.State == workers.Waiting {
+		got, err := workers.ReadJournal(filepath.Join(e.data, "outbox", "ep-c.json"))
+		if err == nil && got.State == workers.Waiting {
+			j = *got
 			break
 		}
 		select {

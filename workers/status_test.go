@@ -58,9 +58,8 @@ func TestJournalRecordsProgress(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := p.RunOnce(t.Context()); done <- err }()
 	for {
-		b, err := os.ReadFile(filepath.Join(e.data, "outbox", "ep-p.json"))
-		var j workers.Journal
-		if err == nil && json.Unmarshal(b, &j) == nil && j.Stored.Segments > seen {
+		j, err := workers.ReadJournal(filepath.Join(e.data, "outbox", "ep-p.json"))
+		if err == nil && j.Stored.Segments > seen {
 			seen = j.Stored.Segments
 		}
 		if err == nil && j.State == workers.Waiting {
