@@ -13,8 +13,9 @@
 //	retiring   → the verdict known: move to shipped/ or quarantine/, write
 //	             verdict.json or quarantine_reason.json, delete the journal
 //
-// Every journal write is durable (temp, fsync, rename, fsync dir) and every
-// move fsyncs both directories, so killing the process at any instant and
+// Every journal write is durable (the first creates the file: temp, fsync,
+// rename, fsync dir; each later one appends a record and fsyncs it) and
+// every move fsyncs both directories, so killing the process at any instant and
 // starting it again converges on the same end state: recovery replays each
 // journal from its state. A corrupt verdict sends the episode back to
 // uploading with the next attempt number, a few times, then to quarantine.

@@ -42,9 +42,13 @@ type Journal struct {
 	// Stored counts the segments and archive bytes of this attempt known
 	// to be on the hub, updated as they are stored: the progress that
 	// cis490 status shows.
-	Stored      Progressed `json:"stored,omitzero"`
-	MsgID       string     `json:"msg_id,omitempty"`
-	SubmittedAt time.Time  `json:"submitted_at,omitzero"`
+	Stored Progressed `json:"stored,omitzero"`
+	// StoredSegments lists those segments, in order: an upload resumed
+	// after a crash or a dropped link looks them up instead of sending
+	// them again (objectstore.UploadOptions.Known).
+	StoredSegments []objectstore.Segment `json:"stored_segments,omitempty"`
+	MsgID          string                `json:"msg_id,omitempty"`
+	SubmittedAt    time.Time             `json:"submitted_at,omitzero"`
 	// Outcome is set when the state is Retiring.
 	Outcome   *Outcome  `json:"outcome,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -80,6 +80,7 @@ type Publisher struct {
 	js       jetstream.JetStream
 	store    *objectstore.Store
 	verdicts jetstream.KeyValue
+	vw       *verdictWatch // shared by the episodes awaiting their verdict
 	o        Options
 	log      *slog.Logger
 	dirs     dirs
@@ -155,6 +156,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 	}
 	return &Publisher{
 		js: js, store: objectstore.NewStore(js, obs), verdicts: kv, o: o, dirs: d,
+		vw:   &verdictWatch{kv: kv, filter: subjects.VerdictHostFilter(o.Host)},
 		log:  o.Logger.With("component", "publisher", "host", o.Host),
 		busy: map[string]bool{}, retries: map[string]*backoff{},
 	}, nil

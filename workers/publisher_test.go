@@ -1,10 +1,15 @@
 package workers_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +157,112 @@ func TestCorruptIsUploadedAgain(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(e.data, "shipped", "ep-c", workers.VerdictFile))
 	if err := json.Unmarshal(b, &v); err != nil || v.Reason != subjects.Accepted || !strings.HasSuffix(v.Submission, ".2") {
 		t.Fatalf("verdict.json = %s, want accepted on attempt 2", b)
+	}
+}
+
+// TestDroppedUploadResumes: a link that drops mid-upload leaves the
+// segments stored so far in the journal; the next run looks them up
+// instead of sending them, streams only the rest, and ships.
+func TestDroppedUploadResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.episode("ep-r", commit, map[string]string{"d": noise(400 << 10)})
+	var sent atomic.Int64
+	const dropAt = 3*objectstore.MinSegmentSize + 1000
+	p := e.publisher(workers.Options{Throttle: func(_ context.Context, r io.Reader) io.Reader {
+		return dropReader{r, &sent, dropAt}
+	}})
+	if s, _ := p.RunOnce(t.Context()); !strings.Contains(s.Failed["ep-r"], "link dropped") {
+		t.Fatalf("RunOnce with the link dropping = %+v; want ep-r failed on the drop", s)
+	}
+	j, err := workers.ReadJournal(filepath.Join(e.data, "outbox", "ep-r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != workers.Uploading || len(j.StoredSegments) != 3 {
+		t.Fatalf("journal after the drop: %s with %d segments stored, want uploading with 3", j.State, len(j.StoredSegments))
+	}
+	var known int64
+	for _, s := range j.StoredSegments {
+		known += s.Size
+	}
+
+	e.receive(nil)
+	sent.Store(0)
+	p = e.publisher(workers.Options{Throttle: func(_ context.Context, r io.Reader) io.Reader {
+		return dropReader{r, &sent, 1 << 40}
+	}})
+	if s, err := p.RunOnce(t.Context()); err != nil || len(s.Shipped) != 1 {
+		t.Fatalf("RunOnce after the drop = %+v, %v", s, err)
+	}
+	var v objectstore.Verdict
+	b, _ := os.ReadFile(filepath.Join(e.data, "shipped", "ep-r", workers.VerdictFile))
+	if err := json.Unmarshal(b, &v); err != nil || v.Reason != subjects.Accepted {
+		t.Fatalf("verdict.json = %s, want accepted", b)
+	}
+	if want := v.ArchiveBytes - known; sent.Load() != want {
+		t.Fatalf("resumed upload sent %d bytes, want %d (the archive's %d less the %d stored before the drop)", sent.Load(), want, v.ArchiveBytes, known)
+	}
+}
+
+// dropReader fails once n bytes have gone through all dropReaders sharing
+// it: a link that drops.
+type dropReader struct {
+	r     io.Reader
+	total *atomic.Int64
+	n     int64
+}
+
+func (d dropReader) Read(p []byte) (int, error) {
+	left := d.n - d.total.Load()
+	if left <= 0 {
+		return 0, errors.New("link dropped")
+	}
+	n, err := d.r.Read(p[:min(int64(len(p)), left)])
+	d.total.Add(int64(n))
+	return n, err
+}
+
+// TestOneVerdictWatch: episodes awaiting their verdicts share one watch on
+// the hub (one consumer on the verdicts stream, not one each), and each
+// gets its own verdict through it.
+func TestOneVerdictWatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 8
+	for i := range n {
+		e.episode(fmt.Sprintf("ep-w%d", i), commit, map[string]string{"d": noise(10 << 10)})
+	}
+	p := e.publisher(workers.Options{Concurrency: n})
+	done := make(chan workers.Summary, 1)
+	go func() { s, _ := p.RunOnce(t.Context()); done <- s }()
+	for waiting := 0; waiting < n; {
+		waiting = 0
+		for i := range n {
+			j, err := workers.ReadJournal(filepath.Join(e.data, "outbox", fmt.Sprintf("ep-w%d.json", i)))
+			if err == nil && j.State == workers.Waiting {
+				waiting++
+			}
+		}
+		select {
+		case s := <-done:
+			t.Fatalf("RunOnce ended before the verdicts: %+v", s)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	stream, err := e.js.Stream(t.Context(), "KV_"+subjects.VerdictsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 1 {
+		t.Fatalf("%d episodes awaiting their verdicts hold %d consumers on the verdicts stream, want 1", n, info.State.Consumers)
+	}
+	e.receive(nil)
+	if s := <-done; len(s.Shipped) != n {
+		t.Fatalf("RunOnce = %+v, want %d shipped", s, n)
 	}
 }

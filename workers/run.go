@@ -156,6 +156,7 @@ func (p *Publisher) handle(ctx context.Context, id string) error {
 // episodes to Concurrency workers. On return every episode is in a state
 // the next Run resumes from.
 func (p *Publisher) Run(ctx context.Context) error {
+	defer p.vw.stop()
 	work := make(chan string)
 	slots := make(chan struct{}, p.o.Concurrency) // one per idle-or-busy worker
 	var wg sync.WaitGroup
@@ -258,6 +259,7 @@ type Summary struct {
 // RunOnce ships the backlog as it stands, every episode once, with no
 // retry of transient failures, and reports what happened to each.
 func (p *Publisher) RunOnce(ctx context.Context) (Summary, error) {
+	defer p.vw.stop()
 	s := Summary{Failed: map[string]string{}}
 	ids, backlog, err := p.candidates()
 	if err != nil {

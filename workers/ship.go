@@ -127,7 +127,9 @@ func (p *Publisher) process(ctx context.Context, id string) (*Outcome, error) {
 			if v.Reason == subjects.Corrupt && j.CorruptRetries < p.o.CorruptRetries {
 				j.CorruptRetries++
 				j.Attempt++
+				// The receiver deleted the corrupt attempt's segments.
 				j.State, j.Manifest, j.MsgID = Uploading, nil, ""
+				j.Stored, j.StoredSegments = Progressed{}, nil
 				if err := p.save(j); err != nil {
 					return nil, err
 				}
@@ -208,9 +210,12 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		task = p.o.Progress.Start(id, dirSize(dir))
 	}
 	first := true
-	j.Stored = Progressed{}
+	// The segments an earlier run of this attempt stored are looked up,
+	// not sent; the others are streamed as they are packed.
+	known := j.StoredSegments
+	j.Stored, j.StoredSegments = Progressed{}, nil
 	m, err := objectstore.Upload(ctx, p.store, dir, objectstore.UploadOptions{
-		Host: p.o.Host, SegmentSize: p.o.SegmentSize, SpoolDir: p.dirs.outbox,
+		Host: p.o.Host, SegmentSize: p.o.SegmentSize, SpoolDir: p.dirs.outbox, Known: known,
 		Throttle: func(r io.Reader) io.Reader {
 			if p.o.Throttle != nil {
 				r = p.o.Throttle(ctx, r)
@@ -224,11 +229,10 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 			// The process goroutine waits inside Upload meanwhile: j is ours.
 			j.Stored.Segments++
 			j.Stored.Bytes += seg.Size
+			j.StoredSegments = append(j.StoredSegments, seg)
 			// After the last segment the journal is saved at once as
-			// Submitting, with this count: a save here would only cost a
-			// file creation and two fsyncs (a seventh of a small episode's
-			// files). Stored is progress for status, not state: an upload
-			// resumed after a crash starts it from zero.
+			// Submitting, with the manifest: a save here would only cost
+			// an append and an fsync.
 			if !last {
 				if err := p.save(j); err != nil {
 					p.log.Warn("journal progress not saved", "episode", id, "error", err)
@@ -293,11 +297,25 @@ func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.V
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	w, err := p.verdicts.Watch(ctx, key)
+	wt, unsubscribe, err := p.vw.subscribe(ctx, key)
 	if err != nil {
 		return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: %w", key, err)
 	}
-	defer w.Stop()
+	defer unsubscribe()
+	// The shared watch sees only updates from its start: a verdict
+	// written before it (a publisher restarted while waiting) is read.
+	e, err := p.verdicts.Get(ctx, key)
+	switch {
+	case err == nil:
+		if v, ok := verdictFor(e, j); ok {
+			return v, nil
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		if perr := parent.Err(); perr != nil {
+			return objectstore.Verdict{}, perr
+		}
+		return objectstore.Verdict{}, fmt.Errorf("read verdict %s: %w", key, err)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -305,20 +323,27 @@ func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.V
 				return objectstore.Verdict{}, err
 			}
 			return objectstore.Verdict{}, errVerdictTimeout
-		case e, ok := <-w.Updates():
+		case e, ok := <-wt.ch:
 			if !ok {
 				return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: closed", key)
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
+			if v, ok := verdictFor(e, j); ok {
+				return v, nil
 			}
-			v, err := objectstore.ParseVerdict(e.Value())
-			if err != nil || !v.Done || v.Submission != j.MsgID {
-				continue
-			}
-			return v, nil
 		}
 	}
+}
+
+// verdictFor is the verdict in e if it is the final one of j's submission.
+func verdictFor(e jetstream.KeyValueEntry, j *Journal) (objectstore.Verdict, bool) {
+	if e == nil || e.Operation() != jetstream.KeyValuePut {
+		return objectstore.Verdict{}, false
+	}
+	v, err := objectstore.ParseVerdict(e.Value())
+	if err != nil || !v.Done || v.Submission != j.MsgID {
+		return objectstore.Verdict{}, false
+	}
+	return v, true
 }
 
 // dirSize sums the sizes of the regular files under dir.
