@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/objectstore"
@@ -169,6 +170,27 @@ func TestPackWritesNoFrameChecksum(t *testing.T) {
 	}
 	if b[4]&(1<<2) != 0 {
 		t.Fatalf("frame header descriptor %08b: content checksum flag set", b[4])
+	}
+}
+
+// TestPackWindowFitsTheEpisode: a small episode is packed with a small
+// zstd window (its encoder and the hub's decoder hold that much history),
+// a large one with PackWindow.
+func TestPackWindowFitsTheEpisode(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		size int
+		want uint64
+	}{{200 << 10, 256 << 10}, {700 << 10, 1 << 20}, {3 << 20, objectstore.PackWindow}} {
+		dir := writeEpisode(t, t.TempDir(), "w", map[string][]byte{"d": randomBytes(c.size, 3)})
+		b, _ := packBytes(t, dir)
+		var h zstd.Header
+		if err := h.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		if h.WindowSize != c.want {
+			t.Errorf("%d bytes of files packed with a %d-byte window, want %d", c.size, h.WindowSize, c.want)
+		}
 	}
 }
 

@@ -31,7 +31,7 @@ type bufPipe struct {
 	closed bool          // the writer closed
 }
 
-const bufPipeChunks = 8
+const bufPipeChunks = 4
 
 // bufPool holds the buffers of finished pipes.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize); return &b }}

@@ -22,11 +22,15 @@ import (
 // accepts, which bounds the decoder's memory on the hub.
 const MaxWindow = 8 << 20
 
-// PackWindow is the zstd window the packer writes: 2 MiB, a quarter of what
-// the reader accepts. The encoder keeps two windows of history, so this is
-// what bounds the publisher's memory per episode in flight (4 MiB instead
-// of 16 at 8 MiB), and the receiver's decoder needs no more than it.
-const PackWindow = 2 << 20
+// PackWindow is the largest zstd window the packer writes (see
+// packWindow): 1 MiB, an eighth of what the reader accepts (archives
+// packed before with 2 or 8 MiB windows still read). The window is what
+// bounds the encoder's memory per episode being packed: 3.7 MiB at 1 MiB,
+// 5.7 at 2 MiB (about 16 at 8 MiB), which with two large episodes packed
+// at once kept the publisher's peak resident set over its 48 MiB target;
+// the receiver's decoder needs no more than the window. zstd's own level
+// 1 uses a 1 MiB window: matches further back are rare in sensor data.
+const PackWindow = 1 << 20
 
 // PackStats counts what Pack wrote.
 type PackStats struct {
@@ -72,7 +76,7 @@ func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackSt
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 1
 	}
-	key := encoderKey{opt.Level, opt.Concurrency}
+	key := encoderKey{opt.Level, opt.Concurrency, packWindow(entries)}
 	zw, err := getEncoder(key, w)
 	if err != nil {
 		return PackStats{}, fmt.Errorf("pack %s: %w", dir, err)
@@ -93,6 +97,32 @@ func Pack(ctx context.Context, dir string, w io.Writer, opt PackOptions) (PackSt
 type encoderKey struct {
 	level       zstd.EncoderLevel
 	concurrency int
+	window      int
+}
+
+// minPackWindow is the smallest window packWindow picks.
+const minPackWindow = 64 << 10
+
+// packWindow is the zstd window for an episode of entries: the smallest
+// power of two from 64 KiB that holds the whole tar stream, at most
+// PackWindow. A window larger than the stream finds no more matches but
+// costs the encoder and the hub's decoder its size in buffers: with eight
+// 100 KiB episodes in flight, 2 MiB windows held about 40 MiB of encoder
+// history in the publisher. The choice depends only on the files' sizes,
+// so packing an unchanged directory again gives the same bytes.
+func packWindow(entries []entry) int {
+	var size int64 = 1024 // the tar stream's end
+	for _, e := range entries {
+		size += 512 // a header (PAX headers are rare and small)
+		if e.info.Mode().IsRegular() {
+			size += (e.info.Size() + 511) &^ 511
+		}
+	}
+	w := minPackWindow
+	for w < PackWindow && int64(w) < size {
+		w <<= 1
+	}
+	return w
 }
 
 // encoders pools zstd encoders by encoderKey. An encoder's history buffers
@@ -112,7 +142,7 @@ func getEncoder(key encoderKey, w io.Writer) (*zstd.Encoder, error) {
 	// covered by its segment's SHA-256, which the hub checks before it
 	// decompresses, and the checksum cost the publisher and the receiver
 	// each about 5% of their CPU on large episodes.
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(key.level), zstd.WithWindowSize(PackWindow),
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(key.level), zstd.WithWindowSize(key.window),
 		zstd.WithEncoderConcurrency(key.concurrency), zstd.WithEncoderCRC(false))
 }
 
