@@ -100,7 +100,7 @@ func DefaultPublisher() Publisher {
 		Ship: ShipSection{
 			SegmentSize:    objectstore.DefaultSegmentSize,
 			Settle:         Duration(30 * time.Second),
-			Concurrency:    2,
+			Concurrency:    8, // workers.DefaultConcurrency
 			VerdictTimeout: Duration(10 * time.Minute),
 			CorruptRetries: 3,
 			ScanInterval:   Duration(5 * time.Second),
@@ -238,7 +238,7 @@ var labHostComments = map[string]string{
 	"ship":                 "Packing, uploading and submitting episodes.",
 	"ship.segment_size":    "an episode's archive is uploaded in pieces of this size, 64KiB to 1GiB",
 	"ship.settle":          "an episode directory must be quiet this long after meta.json appears; 0: ship at once",
-	"ship.concurrency":     "episodes in flight at once, 1 to 16",
+	"ship.concurrency":     "episodes in flight at once, 1 to 16 (of them, at most 2 over 16 MiB uploading)",
 	"ship.max_rate":        "upload cap in bytes per second, e.g. \"2MiB\"; 0: unlimited",
 	"ship.verdict_timeout": "a submission with no verdict after this long is submitted again",
 	"ship.corrupt_retries": "uploads again of an episode the hub found corrupt, before it is quarantined",

@@ -92,7 +92,7 @@ const (
 func DefaultReceiver() Receiver {
 	return Receiver{
 		Receive: ReceiveSection{
-			Concurrency:     2,
+			Concurrency:     4,
 			MaxEpisodeBytes: 64 * GiB,
 			MaxFiles:        100_000,
 			MaxNameLen:      1024,

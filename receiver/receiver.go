@@ -28,7 +28,7 @@ type Window interface {
 type Options struct {
 	// ID names this receiver in verdicts and logs (default host-pid).
 	ID string
-	// Concurrency is how many submissions are judged at once (default 2).
+	// Concurrency is how many submissions are judged at once (default 4).
 	Concurrency int
 	// ArchiveDir, if set, receives every accepted episode unpacked at
 	// ArchiveDir/<host>/<episode-id>/.
@@ -80,7 +80,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 		o.ID = h + "-" + strconv.Itoa(os.Getpid())
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 2
+		o.Concurrency = 4
 	}
 	if o.Drain <= 0 {
 		o.Drain = 20 * time.Second

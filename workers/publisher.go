@@ -34,8 +34,12 @@ type Options struct {
 	// Settle is how long an episode directory must be quiet before it is
 	// shipped (default 30 s).
 	Settle time.Duration
-	// Concurrency is how many episodes are in flight at once (default 2).
-	Concurrency int
+	// Concurrency is how many episodes are in flight at once (default 8).
+	// Of them, at most LargeConcurrency episodes over LargeEpisode bytes
+	// of files are uploaded at once (defaults 2 and 16 MiB).
+	Concurrency      int
+	LargeConcurrency int
+	LargeEpisode     int64
 	// VerdictTimeout is how long a submission waits for its verdict before
 	// it is published again (same Nats-Msg-Id; default 10 min).
 	VerdictTimeout time.Duration
@@ -63,6 +67,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Default concurrency of a publisher. Small episodes are round trips and
+// fsyncs more than bytes: eight in flight keep a two-core lab host busy
+// (about 200 episodes of 100 KiB a second against 130 with two, in
+// docs/benchmarks.md). Large ones are bytes: two at once fill the link
+// and the CPU, and each more would cost the publisher about 4 MiB.
+const (
+	DefaultConcurrency      = 8
+	DefaultLargeConcurrency = 2
+	// DefaultLargeEpisode is the size, in bytes of files, above which an
+	// episode takes one of the LargeConcurrency slots while it uploads.
+	DefaultLargeEpisode = 16 << 20
+)
+
 // Progress receives upload progress; *progress.Display is one, adapted.
 type Progress interface {
 	Start(id string, total int64) Task
@@ -88,6 +105,7 @@ type Publisher struct {
 	mu      sync.Mutex
 	backlog atomic.Int64
 	passes  int                 // scan passes run, by Run's goroutine only
+	large   chan struct{}       // a slot per large episode being uploaded
 	busy    map[string]bool     // episodes a worker holds
 	retries map[string]*backoff // episodes failing transiently
 }
@@ -115,7 +133,13 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 		o.Settle = 30 * time.Second
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 2
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.LargeConcurrency <= 0 {
+		o.LargeConcurrency = DefaultLargeConcurrency
+	}
+	if o.LargeEpisode <= 0 {
+		o.LargeEpisode = DefaultLargeEpisode
 	}
 	if o.VerdictTimeout <= 0 {
 		o.VerdictTimeout = 10 * time.Minute
@@ -159,6 +183,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 		vw:   &verdictWatch{kv: kv, filter: subjects.VerdictHostFilter(o.Host)},
 		log:  o.Logger.With("component", "publisher", "host", o.Host),
 		busy: map[string]bool{}, retries: map[string]*backoff{},
+		large: make(chan struct{}, o.LargeConcurrency),
 	}, nil
 }
 

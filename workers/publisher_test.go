@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -265,4 +266,60 @@ func TestOneVerdictWatch(t *testing.T) {
 	if s := <-done; len(s.Shipped) != n {
 		t.Fatalf("RunOnce = %+v, want %d shipped", s, n)
 	}
+}
+
+// TestLargeEpisodesTakeTurns: however many episodes are in flight, at most
+// LargeConcurrency large ones upload at once; small ones go beside them.
+func TestLargeEpisodesTakeTurns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 3 {
+		e.episode(fmt.Sprintf("ep-big%d", i), commit, map[string]string{"d": noise(300 << 10)})
+	}
+	e.episode("ep-small", commit, map[string]string{"d": noise(10 << 10)})
+	var mu sync.Mutex
+	active, most := map[*concurrentReader]bool{}, 0
+	p := e.publisher(workers.Options{Concurrency: 4, LargeConcurrency: 1, LargeEpisode: 200 << 10,
+		Throttle: func(_ context.Context, r io.Reader) io.Reader {
+			return &concurrentReader{r: r, onRead: func(c *concurrentReader, n int, eof bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				c.n += int64(n)
+				if eof {
+					delete(active, c)
+					return
+				}
+				active[c] = true
+				big := 0
+				for c := range active {
+					if c.n > 20<<10 { // past the small episode's size: a big one
+						big++
+					}
+				}
+				most = max(most, big)
+			}}
+		}})
+	e.receive(nil)
+	if s, err := p.RunOnce(t.Context()); err != nil || len(s.Shipped) != 4 {
+		t.Fatalf("RunOnce = %+v, %v", s, err)
+	}
+	if most != 1 {
+		t.Fatalf("%d large episodes were uploading at once, want 1", most)
+	}
+}
+
+// concurrentReader reports each read and its end to onRead.
+type concurrentReader struct {
+	r      io.Reader
+	n      int64 // bytes read, kept by onRead
+	onRead func(c *concurrentReader, n int, eof bool)
+}
+
+func (c *concurrentReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.onRead(c, n, err != nil)
+	if n > 0 {
+		time.Sleep(time.Millisecond) // a slow link: uploads overlap if allowed to
+	}
+	return n, err
 }

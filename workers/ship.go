@@ -205,9 +205,21 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 	if _, err := os.Stat(dir); err != nil {
 		return objectstore.Manifest{}, errPermanent{fmt.Errorf("episode directory vanished: %w", err)}
 	}
+	size := dirSize(dir)
+	if size > p.o.LargeEpisode {
+		// Packing holds a zstd encoder and a segment's buffers: at most
+		// LargeConcurrency large episodes at once keep the publisher's
+		// memory flat however many small ones are in flight.
+		select {
+		case p.large <- struct{}{}:
+			defer func() { <-p.large }()
+		case <-ctx.Done():
+			return objectstore.Manifest{}, ctx.Err()
+		}
+	}
 	var task Task
 	if p.o.Progress != nil {
-		task = p.o.Progress.Start(id, dirSize(dir))
+		task = p.o.Progress.Start(id, size)
 	}
 	first := true
 	// The segments an earlier run of this attempt stored are looked up,
