@@ -233,13 +233,14 @@ func diskSum(t *testing.T, p string) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-// TestFullDiskSpool puts the lab host's data_dir on a 16 MiB tmpfs that
-// an admin's file fills but for about 1.5 MiB, and an episode whose
-// spooled segments need more: the publisher daemon stays up and logs the
-// full disk, the episode stays whole in episodes/ with its journal, no
-// spool file is left behind; once the file is removed the episode ships,
-// and the hub's export is the source byte for byte. Root only (mount).
-func TestFullDiskSpool(t *testing.T) {
+// TestFullDiskLabHost puts the lab host's data_dir on a 16 MiB tmpfs that
+// an admin's file fills to the last block, beside a 6 MiB episode. Segments
+// are streamed, not spooled, so what hits the full disk is the episode's
+// journal: the publisher daemon stays up and logs the full disk, the
+// episode stays whole in episodes/ and nothing is left in outbox/; once
+// the file is removed the episode ships, and the hub's export is the
+// source byte for byte. Root only (mount).
+func TestFullDiskLabHost(t *testing.T) {
 	t.Parallel()
 	mnt := diskTmpfs(t, 16<<20)
 	data := filepath.Join(mnt, "data")
@@ -254,8 +255,10 @@ func TestFullDiskSpool(t *testing.T) {
 	if err := syscall.Statfs(mnt, &st); err != nil {
 		t.Fatal(err)
 	}
-	free := int64(st.Bavail) * int64(st.Bsize)
-	writeNoise(t, filler, free-1536<<10)
+	writeNoise(t, filler, int64(st.Bavail)*int64(st.Bsize))
+	if err := syscall.Statfs(mnt, &st); err != nil || st.Bavail != 0 {
+		t.Fatalf("tmpfs not full: %d blocks free (%v)", st.Bavail, err)
+	}
 
 	h := startHub(t, t.TempDir(), freePort(t))
 	archive := t.TempDir()
@@ -272,7 +275,10 @@ func TestFullDiskSpool(t *testing.T) {
 		t.Fatalf("the publisher exited on a full disk: %v", pub.ProcessState)
 	}
 	if exists(filepath.Join(data, "shipped", "ep-spool")) || diskCount(filepath.Join(data, "quarantine")) != 0 {
-		t.Fatal("the episode left episodes/ while its spool did not fit")
+		t.Fatal("the episode left episodes/ while its journal did not fit")
+	}
+	if n := diskCount(filepath.Join(data, "outbox")); n != 0 {
+		t.Fatalf("outbox/ holds %d entries on the full disk, want none", n)
 	}
 	if got := diskSum(t, filepath.Join(data, "episodes", "ep-spool", "data.bin")); got != src {
 		t.Fatal("the episode's data changed on the full disk")
