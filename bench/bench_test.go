@@ -45,6 +45,9 @@ func TestBenchSmoke(t *testing.T) {
 		if r.PubRSS < 1<<20 || r.RecvRSS < 1<<20 || r.Elapsed <= 0 {
 			t.Errorf("%s on %s: sender RSS %d, receiver RSS %d, elapsed %v: want each measured", r.System, r.Workload, r.PubRSS, r.RecvRSS, r.Elapsed)
 		}
+		if r.PubCPU <= 0 || r.RecvCPU <= 0 || (r.System != bench.HTTP && r.HubCPU <= 0) {
+			t.Errorf("%s on %s: CPU sender %v, receiver %v, hub %v: want each measured", r.System, r.Workload, r.PubCPU, r.RecvCPU, r.HubCPU)
+		}
 	}
 	for _, row := range rep.Rows() {
 		if row.System == bench.Cis490 && (row.VsStock <= 0 || row.VsHTTP <= 0) {

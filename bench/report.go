@@ -90,6 +90,8 @@ type Row struct {
 	MBps, EpisodesPerSec float64
 	// PubRSS and RecvRSS are medians over all runs, in bytes.
 	PubRSS, RecvRSS int64
+	// PubCPU, RecvCPU and HubCPU are medians over all runs, in seconds.
+	PubCPU, RecvCPU, HubCPU float64
 	// VsStock and VsHTTP are cis490's speed over the other system's,
 	// taken within each run where both succeeded, median; 0 if none.
 	VsStock, VsHTTP float64
@@ -103,6 +105,7 @@ func (rep *Report) Rows() []Row {
 			row := Row{Workload: w, System: sys}
 			var speed, eps []float64
 			var pub, recv []int64
+			var cpu [3][]float64
 			for _, r := range rep.Results {
 				if r.Workload != w || r.System != sys {
 					continue
@@ -113,6 +116,9 @@ func (rep *Report) Rows() []Row {
 					row.Err = firstLine(r.Err)
 				}
 				pub, recv = append(pub, r.PubRSS), append(recv, r.RecvRSS)
+				cpu[0] = append(cpu[0], r.PubCPU.Seconds())
+				cpu[1] = append(cpu[1], r.RecvCPU.Seconds())
+				cpu[2] = append(cpu[2], r.HubCPU.Seconds())
 				if r.OK() {
 					row.OK++
 					speed, eps = append(speed, r.MBps()), append(eps, r.EpisodesPerSec())
@@ -123,6 +129,7 @@ func (rep *Report) Rows() []Row {
 			}
 			row.MBps, row.EpisodesPerSec = median(speed), median(eps)
 			row.PubRSS, row.RecvRSS = int64(median(toF(pub))), int64(median(toF(recv)))
+			row.PubCPU, row.RecvCPU, row.HubCPU = median(cpu[0]), median(cpu[1]), median(cpu[2])
 			if sys == Cis490 {
 				row.VsStock, row.VsHTTP = rep.ratio(w, Stock), rep.ratio(w, HTTP)
 			}
@@ -213,10 +220,15 @@ func (r Row) cells() []string {
 		}
 		return fmt.Sprintf("%.2f×", x)
 	}
-	return []string{r.Workload.Label(), systemLabel[r.System], speed, eps, ok, mib(r.PubRSS), mib(r.RecvRSS), ratio(r.VsStock), ratio(r.VsHTTP)}
+	hub := fmt.Sprintf("%.1f", r.HubCPU)
+	if r.System == HTTP {
+		hub = "-" // no hub: the shipper talks to the receiver
+	}
+	cpu := fmt.Sprintf("%.1f / %.1f / %s", r.PubCPU, r.RecvCPU, hub)
+	return []string{r.Workload.Label(), systemLabel[r.System], speed, eps, ok, mib(r.PubRSS), mib(r.RecvRSS), cpu, ratio(r.VsStock), ratio(r.VsHTTP)}
 }
 
-var header = []string{"workload", "system", "MB/s", "episodes/s", "runs ok", "sender peak RSS", "receiver peak RSS", "cis490/stock", "cis490/HTTP"}
+var header = []string{"workload", "system", "MB/s", "episodes/s", "runs ok", "sender peak RSS", "receiver peak RSS", "CPU s sender / receiver / hub", "cis490/stock", "cis490/HTTP"}
 
 // WriteTable writes the summary as aligned text, then the targets.
 func (rep *Report) WriteTable(w io.Writer) {
@@ -244,9 +256,9 @@ func (rep *Report) Markdown() string {
 	m := rep.Machine
 	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| CPU | %s, %d cores, %s |\n| memory | %.0f GiB |\n| kernel | %s |\n| Go | %s |\n| nats-server | %s, embedded in the bench process, default settings, file storage |\n| nats.go | %s |\n| transport | loopback |\n\n",
 		m.CPU, m.Cores, m.Arch, float64(m.Memory)/(1<<30), m.Kernel, m.Go, m.NATSServer, m.NATSClient)
-	fmt.Fprintf(&b, "Median of %d runs; MB/s and episodes/s of episode bytes (10^6 B/s); peak RSS is each process's VmHWM.\n\n", rep.Runs)
+	fmt.Fprintf(&b, "Median of %d runs; MB/s and episodes/s of episode bytes (10^6 B/s); peak RSS is each process's VmHWM; CPU is user + system seconds of each process over the measurement (the hub's is the bench process's).\n\n", rep.Runs)
 	fmt.Fprintln(&b, "| "+strings.Join(header, " | ")+" |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Rows() {
 		c := r.cells()
 		if r.System == Cis490 {
