@@ -261,16 +261,7 @@ func TestPackRejects(t *testing.T) {
 func TestSegmentSkippedWhenStored(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	js := runServer(t)
-	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: subjects.EpisodeBucket(testHost)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := objectstore.NewStore(js, obs)
-	stream, err := js.Stream(ctx, subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, stream := newStoreJS(t)
 	dir := writeEpisode(t, t.TempDir(), "resume", map[string][]byte{"d": randomBytes(300<<10, 9)})
 	var sent, bytesSent int64
 	upload := func(known []objectstore.Segment) objectstore.Manifest {

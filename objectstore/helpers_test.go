@@ -60,12 +60,24 @@ func runServer(t testing.TB) jetstream.JetStream {
 // newStore returns a segment store on a fresh bucket of a fresh server.
 func newStore(t testing.TB) (*objectstore.Store, jetstream.ObjectStore) {
 	t.Helper()
+	st, obs, _ := newStoreJS(t)
+	return st, obs
+}
+
+// newStoreJS is newStore with the server's JetStream context and the
+// bucket's stream, for tests that look at the stream itself.
+func newStoreJS(t testing.TB) (*objectstore.Store, jetstream.ObjectStore, jetstream.Stream) {
+	t.Helper()
 	js := runServer(t)
 	obs, err := js.CreateObjectStore(context.Background(), jetstream.ObjectStoreConfig{Bucket: subjects.EpisodeBucket(testHost)})
 	if err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
-	return objectstore.NewStore(js, obs), obs
+	stream, err := js.Stream(context.Background(), subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
+	if err != nil {
+		t.Fatalf("bucket stream: %v", err)
+	}
+	return objectstore.NewStore(js, obs), obs, stream
 }
 
 // metaJSON returns a meta.json for id, stamped with commit ("" for none).

@@ -65,19 +65,10 @@ func openLeavesNothingBehind(t *testing.T, size int) {
 // at once, not a wait for the read's deadline.
 func TestOpenSmallSegmentDirect(t *testing.T) {
 	ctx := context.Background()
-	js := runServer(t)
-	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: subjects.EpisodeBucket(testHost)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := objectstore.NewStore(js, obs)
+	st, obs, stream := newStoreJS(t)
 	data := randomBytes(3*objectstore.ChunkSize-1000, 2) // 3 chunks
 	seg := segmentOf(data)
 	if _, err := st.Put(ctx, "ep", seg, bytesReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := js.Stream(ctx, subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
-	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := st.Open(ctx, "ep", seg)
