@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/objectstore"
@@ -261,7 +262,7 @@ func TestPackRejects(t *testing.T) {
 func TestSegmentSkippedWhenStored(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, _, stream := newStoreJS(t)
+	st, _, stream, _ := newStoreJS(t)
 	dir := writeEpisode(t, t.TempDir(), "resume", map[string][]byte{"d": randomBytes(300<<10, 9)})
 	var sent, bytesSent int64
 	upload := func(known []objectstore.Segment) objectstore.Manifest {
@@ -563,5 +564,34 @@ func TestArchiveDigestVersions(t *testing.T) {
 	v3.Version = 3
 	if _, _, err := unpack(t, st, &v3, objectstore.Limits{}); !errors.Is(err, objectstore.ErrManifestVersion) {
 		t.Fatalf("version 3: %v, want ErrManifestVersion", err)
+	}
+}
+
+// TestPutInfoTimeoutKeepsChunks: an object's info whose publish fails
+// after the server stored it (a timeout in a leader election) leaves the
+// object whole: its chunks are not purged, so the Upload run again finds
+// the segment stored and the receiver reads it back, not truncated.
+func TestPutInfoTimeoutKeepsChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _, _, js := newStoreJS(t)
+	st.SetPublishMeta(func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+		if _, err := js.PublishMsg(ctx, m, opts...); err != nil {
+			return nil, err
+		}
+		return nil, context.DeadlineExceeded // stored, but the ack was lost
+	})
+	dir := writeEpisode(t, t.TempDir(), "ambiguous", map[string][]byte{"d": randomBytes(200<<10, 31)})
+	o := objectstore.UploadOptions{Host: testHost, SegmentSize: objectstore.MinSegmentSize}
+	if _, err := objectstore.Upload(ctx, st, dir, o); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Upload with the first info's ack lost = %v, want DeadlineExceeded", err)
+	}
+	st.SetPublishMeta(nil)
+	m, err := objectstore.Upload(ctx, st, dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
+		t.Fatalf("ReadArchive after the lost ack = %v", err)
 	}
 }

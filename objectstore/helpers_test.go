@@ -60,13 +60,13 @@ func runServer(t testing.TB) jetstream.JetStream {
 // newStore returns a segment store on a fresh bucket of a fresh server.
 func newStore(t testing.TB) (*objectstore.Store, jetstream.ObjectStore) {
 	t.Helper()
-	st, obs, _ := newStoreJS(t)
+	st, obs, _, _ := newStoreJS(t)
 	return st, obs
 }
 
 // newStoreJS is newStore with the server's JetStream context and the
 // bucket's stream, for tests that look at the stream itself.
-func newStoreJS(t testing.TB) (*objectstore.Store, jetstream.ObjectStore, jetstream.Stream) {
+func newStoreJS(t testing.TB) (*objectstore.Store, jetstream.ObjectStore, jetstream.Stream, jetstream.JetStream) {
 	t.Helper()
 	js := runServer(t)
 	obs, err := js.CreateObjectStore(context.Background(), jetstream.ObjectStoreConfig{Bucket: subjects.EpisodeBucket(testHost)})
@@ -77,7 +77,7 @@ func newStoreJS(t testing.TB) (*objectstore.Store, jetstream.ObjectStore, jetstr
 	if err != nil {
 		t.Fatalf("bucket stream: %v", err)
 	}
-	return objectstore.NewStore(js, obs), obs, stream
+	return objectstore.NewStore(js, obs), obs, stream, js
 }
 
 // metaJSON returns a meta.json for id, stamped with commit ("" for none).

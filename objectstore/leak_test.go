@@ -60,12 +60,19 @@ func openLeavesNothingBehind(t *testing.T, size int) {
 }
 
 // TestOpenSmallSegmentDirect: a segment of at most DirectGetMaxChunks
-// chunks is read with direct gets, leaving no consumer on the server even
+// chunks is read with a message get per chunk from the stream's leader,
+// leaving no consumer on the server even
 // while it is read, and a chunk gone from under it is a truncated segment
 // at once, not a wait for the read's deadline.
 func TestOpenSmallSegmentDirect(t *testing.T) {
 	ctx := context.Background()
-	st, obs, stream := newStoreJS(t)
+	st, obs, stream, js := newStoreJS(t)
+	// Chunk gets go to the leader, not to the direct get any replica
+	// answers (a lagging one would say a stored chunk is missing).
+	direct, err := js.Conn().SubscribeSync(jetstream.DefaultAPIPrefix + "DIRECT.GET." + subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	data := randomBytes(3*objectstore.ChunkSize-1000, 2) // 3 chunks
 	seg := segmentOf(data)
 	if _, err := st.Put(ctx, "ep", seg, bytesReader(data)); err != nil {
@@ -85,6 +92,12 @@ func TestOpenSmallSegmentDirect(t *testing.T) {
 		t.Fatalf("read: %v", err)
 	}
 	r.Close()
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := direct.Pending(); n != 0 {
+		t.Fatalf("reading a small segment sent %d direct gets, want none", n)
+	}
 
 	info, err := obs.GetInfo(ctx, subjects.SegmentObject("ep", seg.SHA256))
 	if err != nil {

@@ -40,7 +40,8 @@ const (
 // its SHA-256 (its name) is known. name may answer skip, when the object
 // is stored already: the chunks sent are then purged and putObject
 // returns nil, nil. On error the chunks sent are purged where permissions
-// allow (as the stock Put does); otherwise the GC reclaims them.
+// allow (as the stock Put does), except after the object's info was
+// published, successfully or not; otherwise the GC reclaims them.
 //
 // The digest is the object's ObjectInfo.Digest, the SHA-256 the Segmenter
 // computed as the bytes went by: it is not computed again here (a third
@@ -123,8 +124,18 @@ func (s *Store) putObject(ctx context.Context, r io.Reader, name func() (name, d
 	mm := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">") + base64.URLEncoding.EncodeToString([]byte(objName)))
 	mm.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	mm.Data = body
-	if _, err := s.js.PublishMsg(ctx, mm); err != nil {
-		return fail(fmt.Errorf("object info: %w", err))
+	publish := s.js.PublishMsg
+	if s.publishMeta != nil {
+		publish = s.publishMeta
+	}
+	if _, err := publish(ctx, mm); err != nil {
+		// Not purged: a publish that timed out may have been stored
+		// all the same (a leader election, a dropped link), and the
+		// object would then name chunks that are gone, a segment the
+		// next Upload finds stored and the receiver finds truncated
+		// (TestCluster did). If the info was not stored the chunks
+		// have no owner, and the receiver's GC sweeps them.
+		return nil, fmt.Errorf("object info: %w", err)
 	}
 	return info, nil
 }
