@@ -204,7 +204,7 @@ func diskCount(dir string) int {
 func diskTmpfs(t *testing.T, size int64) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a tmpfs for the full spool disk needs root")
+		t.Skip("skipped: mounting a tmpfs for the full disk needs root")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10), "tmpfs", dir).CombinedOutput(); err != nil {

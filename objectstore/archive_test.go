@@ -489,9 +489,9 @@ func TestUploadStreamsWithoutSpool(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newStore(t)
 	noSpool := filepath.Join(t.TempDir(), "missing")
-	for _, size := range []int{100 << 10, 3 * objectstore.MemSegmentMax} {
+	for _, size := range []int{100 << 10, 3 << 20} {
 		dir := writeEpisode(t, t.TempDir(), fmt.Sprint("ep-", size), map[string][]byte{"d": randomBytes(size, 11)})
-		o := objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool, SegmentSize: objectstore.MemSegmentMax}
+		o := objectstore.UploadOptions{Host: testHost, SpoolDir: noSpool, SegmentSize: 1 << 20}
 		m, err := objectstore.Upload(ctx, st, dir, o)
 		if err != nil {
 			t.Fatalf("Upload of %d bytes without a spool directory = %v", size, err)

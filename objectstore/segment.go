@@ -1,7 +1,6 @@
 package objectstore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -13,25 +12,17 @@ import (
 	"os"
 )
 
-// SegmentFile is a finished segment spooled to a file on disk, or held in
-// memory (Data, Path empty) when it is smaller than the Segmenter's
-// in-memory limit (see Upload).
+// SegmentFile is a finished segment spooled to a file on disk.
 type SegmentFile struct {
 	Index int
 	Segment
 	Path string
-	Data []byte
 	// Last is set on the archive's last segment.
 	Last bool
 }
 
 // Open returns a reader of the segment's bytes.
-func (sf SegmentFile) Open() (io.ReadCloser, error) {
-	if sf.Path == "" {
-		return io.NopCloser(bytes.NewReader(sf.Data)), nil
-	}
-	return os.Open(sf.Path)
-}
+func (sf SegmentFile) Open() (io.ReadCloser, error) { return os.Open(sf.Path) }
 
 // Remove deletes the segment's spool file, if it has one.
 func (sf SegmentFile) Remove() {
@@ -43,13 +34,6 @@ func (sf SegmentFile) Remove() {
 // errAborted ends the put of a segment whose packing stopped.
 var errAborted = errors.New("segment not finished: packing stopped")
 
-// MemSegmentMax is the largest archive Upload keeps in memory instead of
-// spooling it: a small episode's only segment, shorter than the segment
-// size, which would otherwise cost a file creation, a write, a read and an
-// unlink (on ext4 under churn the creation alone is a millisecond of CPU).
-// Any other segment is spooled.
-const MemSegmentMax = 1 << 20
-
 // SpoolPattern names spool files; anything matching it in a spool directory
 // at start-up is stale and can be removed.
 const SpoolPattern = "segment-*.tmp"
@@ -58,8 +42,7 @@ const SpoolPattern = "segment-*.tmp"
 // fixed size. Each segment is spooled to its own file in a directory (or
 // streamed, see Upload) while its SHA-256 is computed, then handed to the
 // emit function. Memory use is one hash state per stream, whatever the
-// segment size (and, in Upload, MemSegmentMax for a segment small enough
-// to be kept in memory instead).
+// segment size.
 type Segmenter struct {
 	dir   string
 	size  int64
@@ -71,9 +54,7 @@ type Segmenter struct {
 	segs  []Segment
 	err   error
 
-	open   bool   // a segment is being written
-	memMax int64  // segments up to this size stay in memory
-	mem    []byte // the segment being written, while in memory
+	open bool // a segment is being written
 
 	// stream, if set, is called as each segment from index streamFrom on
 	// starts: the segment is written to the writer it returns instead of
@@ -123,30 +104,17 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 					return written, s.err
 				}
 				s.ss = ss
-			} else if s.memMax > 0 && len(s.segs) == 0 {
-				// Only an archive that ends within its first segment
-				// and MemSegmentMax stays in memory: see below.
-				s.mem = make([]byte, 0, min(s.memMax, 64<<10))
 			} else if err := s.spool(); err != nil {
 				s.err = fmt.Errorf("spool segment: %w", err)
 				return written, s.err
 			}
 		}
 		chunk := p[:min(int64(len(p)), s.size-s.curN)]
-		if s.ss == nil && s.mem != nil && s.curN+int64(len(chunk)) > s.memMax {
-			if err := s.spool(); err != nil {
-				s.err = fmt.Errorf("spool segment: %w", err)
-				return written, s.err
-			}
-		}
 		var n int
 		var err error
-		switch {
-		case s.ss != nil:
+		if s.ss != nil {
 			n, err = s.ss.pipe.Write(chunk)
-		case s.mem != nil:
-			s.mem, n = append(s.mem, chunk...), len(chunk)
-		default:
+		} else {
 			n, err = s.cur.Write(chunk)
 		}
 		s.curH.Write(chunk[:n])
@@ -159,34 +127,19 @@ func (s *Segmenter) Write(p []byte) (int, error) {
 			return written, s.err
 		}
 		if s.curN == s.size {
-			// A full segment is spooled, even one small enough to
-			// keep: more may follow, and only a whole small episode
-			// is spared the spool.
-			if s.ss == nil && s.mem != nil {
-				if err := s.spool(); err != nil {
-					s.err = fmt.Errorf("spool segment: %w", err)
-					return written, s.err
-				}
-			}
 			s.err = s.finishSegment(false)
 		}
 	}
 	return written, s.err
 }
 
-// spool moves the segment being written from memory to a new spool file
-// (or opens one when nothing is held in memory).
+// spool opens a new spool file for the segment being written.
 func (s *Segmenter) spool() error {
 	f, err := os.CreateTemp(s.dir, SpoolPattern)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(s.mem); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	s.cur, s.mem = f, nil
+	s.cur = f
 	return nil
 }
 
@@ -198,17 +151,13 @@ func (s *Segmenter) finishSegment(last bool) error {
 		ss.seal <- Sealed{Segment: seg, Last: last}
 		return ss.pipe.Close()
 	}
-	sf := SegmentFile{Data: s.mem, Last: last}
-	if s.mem == nil {
-		f := s.cur
-		if err := f.Close(); err != nil {
-			os.Remove(f.Name())
-			s.cur, s.open = nil, false
-			return fmt.Errorf("spool segment: %w", err)
-		}
-		sf.Path = f.Name()
+	f := s.cur
+	s.cur, s.open = nil, false
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("spool segment: %w", err)
 	}
-	s.cur, s.mem, s.open = nil, nil, false
+	sf := SegmentFile{Path: f.Name(), Last: last}
 	sf.Segment = Segment{Size: s.curN, SHA256: hex.EncodeToString(s.curH.Sum(nil))}
 	s.segs = append(s.segs, sf.Segment)
 	sf.Index = len(s.segs) - 1
@@ -244,7 +193,7 @@ func (s *Segmenter) Abort() {
 		os.Remove(s.cur.Name())
 		s.cur = nil
 	}
-	s.mem, s.open = nil, false
+	s.open = false
 }
 
 // UploadOptions tunes Upload.
@@ -349,7 +298,6 @@ func Upload(ctx context.Context, st *Store, dir string, o UploadOptions) (Manife
 		<-done
 		return Manifest{}, err
 	}
-	seg.memMax = MemSegmentMax
 	seg.streamFrom = len(o.Known)
 	seg.stream = func(index int) (*segmentStream, error) {
 		ss := newSegmentStream(index)
