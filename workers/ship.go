@@ -337,6 +337,9 @@ func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.V
 			return objectstore.Verdict{}, errVerdictTimeout
 		case e, ok := <-wt.ch:
 			if !ok {
+				if err := parent.Err(); err != nil {
+					return objectstore.Verdict{}, err // stopping: the watch ends with it
+				}
 				return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: closed", key)
 			}
 			if v, ok := verdictFor(e, j); ok {
