@@ -298,9 +298,10 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
 		if info.Chunks <= DirectGetMaxChunks {
-			dr := &directChunks{ctx: ctx, nc: s.js.Conn(), api: s.msgGetSubject(stream.CachedInfo().Config.Name),
-				subj: subjects.ObjectChunkSubject(bucket, info.NUID), next: 1, left: info.Chunks}
-			return &segmentReader{r: dr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+			g := &leaderGets{ctx: ctx, nc: s.js.Conn(), api: s.msgGetSubject(stream.CachedInfo().Config.Name),
+				subj: subjects.ObjectChunkSubject(bucket, info.NUID), next: 1}
+			cr.fetch = g.fetch
+			return &segmentReader{r: cr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
 		}
 		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{subjects.ObjectChunkSubject(bucket, info.NUID)},
@@ -310,9 +311,22 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
-		cr.stream, cr.consumer = stream, cons
-		if cr.it, err = cons.Messages(jetstream.PullMaxMessages(PrefetchChunks)); err != nil {
+		it, err := cons.Messages(jetstream.PullMaxMessages(PrefetchChunks))
+		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
+		}
+		cr.fetch = func() ([]byte, error) {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				return nil, err
+			}
+			return msg.Data(), nil
+		}
+		cr.stop = func() {
+			it.Stop()
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
 		}
 	}
 	return &segmentReader{r: cr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
@@ -326,43 +340,33 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 // pipelined delivery is faster on a link with a long round trip.
 const DirectGetMaxChunks = 4
 
-// directChunks yields an object's chunks, left of them, each fetched with
-// a get of the next message on the object's chunk subject. The gets go to
+// leaderGets fetches an object's chunks one message get at a time, the
+// first message on the object's chunk subject from next on. The gets go to
 // the stream's leader ($JS.API.STREAM.MSG.GET), never as direct gets,
 // which any replica answers: a replica a little behind answers "no
 // message" for a chunk the leader has stored, and the segment would be
 // judged truncated (TestCluster found it during a failover).
-type directChunks struct {
+type leaderGets struct {
 	ctx  context.Context
 	nc   *nats.Conn
 	api  string // the stream's STREAM.MSG.GET subject
 	subj string
 	next uint64 // the stream sequence to look from
-	left uint32
-	buf  []byte
 }
 
-func (d *directChunks) Read(p []byte) (int, error) {
-	for len(d.buf) == 0 {
-		if d.left == 0 {
-			return 0, io.EOF
-		}
-		data, seq, err := leaderGetNext(d.ctx, d.nc, d.api, d.next, d.subj)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			// Fewer chunks than the object's info says: the
-			// segment reader reports it truncated.
-			d.left = 0
-			return 0, io.EOF
-		}
-		if err != nil {
-			return 0, linkErr(d.ctx, err)
-		}
-		d.buf, d.next = data, seq+1
-		d.left--
+// fetch returns the next chunk, or io.EOF when there is none: fewer
+// chunks than the object's info says, which the segment reader reports as
+// a truncated segment.
+func (g *leaderGets) fetch() ([]byte, error) {
+	data, seq, err := leaderGetNext(g.ctx, g.nc, g.api, g.next, g.subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, io.EOF
 	}
-	n := copy(p, d.buf)
-	d.buf = d.buf[n:]
-	return n, nil
+	if err != nil {
+		return nil, err
+	}
+	g.next = seq + 1
+	return data, nil
 }
 
 // msgGetSubject is the stream's STREAM.MSG.GET API subject, under the
@@ -421,20 +425,19 @@ func leaderGetNext(ctx context.Context, nc *nats.Conn, api string, seq uint64, s
 	return resp.Message.Data, resp.Message.Seq, nil
 }
 
-func (d *directChunks) Close() error { return nil }
-
 // PrefetchChunks bounds the chunks a segment read holds in memory: with the
 // object store's 128 KiB chunks, 1 MiB.
 const PrefetchChunks = 8
 
-// chunkReader yields an object's chunks in order, left of them.
+// chunkReader yields an object's chunks in order, left of them, each from
+// fetch: a pull consumer's next message, or a get from the stream's
+// leader for a small object.
 type chunkReader struct {
-	ctx      context.Context
-	it       jetstream.MessagesContext
-	stream   jetstream.Stream
-	consumer jetstream.Consumer
-	left     uint32
-	buf      []byte
+	ctx   context.Context
+	left  uint32
+	buf   []byte
+	fetch func() ([]byte, error) // io.EOF: no more chunks
+	stop  func()                 // releases what fetch holds, if anything
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -442,11 +445,15 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		if c.left == 0 {
 			return 0, io.EOF
 		}
-		msg, err := c.it.Next(jetstream.NextContext(c.ctx))
+		data, err := c.fetch()
+		if err == io.EOF {
+			c.left = 0
+			return 0, io.EOF
+		}
 		if err != nil {
 			return 0, linkErr(c.ctx, err)
 		}
-		c.buf = msg.Data()
+		c.buf = data
 		c.left--
 	}
 	n := copy(p, c.buf)
@@ -454,16 +461,11 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the pull and deletes the consumer on the server, so that
-// neither side keeps anything of a segment once it is read.
+// Close stops the pull and deletes the consumer on the server, if there is
+// one, so that neither side keeps anything of a segment once it is read.
 func (c *chunkReader) Close() error {
-	if c.it != nil {
-		c.it.Stop()
-	}
-	if c.consumer != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
-		defer cancel()
-		_ = c.stream.DeleteConsumer(ctx, c.consumer.CachedInfo().Name)
+	if c.stop != nil {
+		c.stop()
 	}
 	return nil
 }
