@@ -27,6 +27,7 @@ import (
 	"github.com/cis490/cis490/doctor"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/natsconn"
+	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/receiver"
 	"github.com/cis490/cis490/subjects"
 )
@@ -405,6 +406,18 @@ func secLab1Denied(t *testing.T, h *secHub) {
 			_, err = js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.CachedInfo().Config.Name, []byte(`{"seq":1}`))
 			return err
 		}},
+		{"announce a segment as lab2", subjects.AnnounceSubject("lab2"), func(ctx context.Context) error {
+			_, err := nc.RequestWithContext(ctx, subjects.AnnounceSubject("lab2"), []byte(`{}`))
+			return err
+		}},
+		{"announce a segment to a receiver as lab2", subjects.AnnounceTo("lab2", "r"), func(ctx context.Context) error {
+			if err := nc.Publish(subjects.AnnounceTo("lab2", "r"), []byte(`{}`)); err != nil {
+				return err
+			}
+			<-ctx.Done() // a publish has no answer: the guard ends it with the denial
+			return ctx.Err()
+		}},
+		{"subscribe to the announcements", subjects.AnnouncePrefix + ".>", secWaitDenied(nc, subjects.AnnouncePrefix+".>")},
 		{"subscribe to the nack records", "cis490.nack.>", secWaitDenied(nc, "cis490.nack.>")},
 		{"subscribe to lab2's replies", "_INBOX_lab2.>", secWaitDenied(nc, "_INBOX_lab2.>")},
 		{"subscribe to every reply", "_INBOX.>", secWaitDenied(nc, "_INBOX.>")},
@@ -523,6 +536,10 @@ func secReceiverDenied(t *testing.T, h *secHub) {
 			_, err := js.Publish(ctx, subjects.SubmitSubject("lab1"), []byte(`{}`))
 			return err
 		}},
+		{"announce a segment as lab1", subjects.AnnounceSubject("lab1"), func(ctx context.Context) error {
+			_, err := js.Conn().RequestWithContext(ctx, subjects.AnnounceSubject("lab1"), []byte(`{}`))
+			return err
+		}},
 	}
 	for _, c := range cases {
 		secDenied(t, d, c.what, c.subject, c.f)
@@ -578,6 +595,18 @@ func secPipeline(t *testing.T, h *secHub) {
 	if out, err := exec.Command(bin, "publish", "--config", lconf, "--ping").CombinedOutput(); err != nil {
 		t.Errorf("cis490 publish --ping as lab1: %v\n%s", err, out)
 	}
+	// The receiver answers lab1's announcements once it is up (a probe of
+	// index 1 is declined): the episode below, of 4 segments, is then read
+	// by the receiver during its upload.
+	lab1, _, _ := h.connect(t, "lab1")
+	probe, _ := json.Marshal(objectstore.Announcement{EpisodeID: "probe", Index: 1})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := lab1.Request(subjects.AnnounceSubject("lab1"), probe, time.Second); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the receiver does not answer lab1's announcements: %v\n%s", err, rlog.String())
+		}
+	}
 	labEpisode(t, data, id, commit, 200<<10)
 	out := publish()
 	if !exists(filepath.Join(data, "shipped", id, "meta.json")) {
@@ -585,6 +614,9 @@ func secPipeline(t *testing.T, h *secHub) {
 	}
 	if n := strings.Count(out, "permissions violation") + strings.Count(rlog.String(), "permissions violation"); n > 0 {
 		t.Errorf("%d permission violations while shipping:\npublisher:\n%s\nreceiver:\n%s", n, out, rlog.String())
+	}
+	if !strings.Contains(rlog.String(), "archive read during its upload") {
+		t.Errorf("the receiver did not read the episode during its upload:\n%s", rlog.String())
 	}
 
 	// Same id, other bytes: the hub rejects it as a conflict.

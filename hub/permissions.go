@@ -47,6 +47,11 @@ type User struct {
 	Publish []string
 	// Subscribe lists the subjects the user may subscribe to.
 	Subscribe []string
+	// AllowResponses lets the user answer requests it received (one
+	// reply each, to the requester's reply subject), whatever Publish
+	// says: the receiver answers a host's first announcement of an
+	// episode.
+	AllowResponses bool
 }
 
 // CertSubject returns the subject DN of user's client certificate:
@@ -78,6 +83,8 @@ func objectMeta(bucket, rest string) string { return "$O." + bucket + ".M." + re
 //     docs/security.md);
 //   - submit on its own subject cis490.submit.<host>, and read the
 //     submissions stream's info;
+//   - announce its stored segments on cis490.announce.<host> and
+//     cis490.announce.<host>.<receiver>;
 //   - read its own verdicts (keys <host>.> of CIS490_VERDICTS: get and watch),
 //     its own nack records (an ordered consumer filtered on
 //     cis490.nack.<host>.> of CIS490_QUARANTINE) and the whole commit window;
@@ -110,6 +117,9 @@ func HostPermissions(host string) (User, error) {
 			subjects.ObjectMetaAll(bucket),
 			// Own submit subject; the stream's info for cis490 publish --ping.
 			subjects.SubmitSubject(host),
+			// Announce own segments as they are stored (receiver: early reads).
+			subjects.AnnounceSubject(host),
+			subjects.AnnounceTo(host, "*"),
 			api("STREAM", "INFO", subjects.SubmissionsStream),
 			// Own verdicts: open the bucket, get a key, watch a key.
 			api("STREAM", "INFO", verdicts),
@@ -143,7 +153,8 @@ func HostPermissions(host string) (User, error) {
 // the buckets of hosts (metadata delete markers and purges of
 // OBJ_EPISODES_<HOST>). It cannot create, update or delete a stream,
 // create, change or delete the receiver consumer, purge any other stream,
-// write the window, or submit. It subscribes only below _INBOX_receiver.
+// write the window, or submit. It subscribes only below _INBOX_receiver
+// and to the hosts' announcements of stored segments, which it may answer.
 func ReceiverPermissions(hosts []string) (User, error) {
 	hosts, err := sortedHosts(hosts)
 	if err != nil {
@@ -188,7 +199,9 @@ func ReceiverPermissions(hosts []string) (User, error) {
 		CertSubject: CertSubject(ReceiverUser),
 		InboxPrefix: inbox,
 		Publish:     pub,
-		Subscribe:   []string{inbox + ".>"},
+		// The hosts' announcements of stored segments, answered.
+		Subscribe:      []string{inbox + ".>", subjects.AnnouncePrefix + ".>"},
+		AllowResponses: true,
 	}, nil
 }
 
@@ -296,6 +309,9 @@ func UsersConf(hosts []string) ([]byte, error) {
 		fmt.Fprintf(&b, "    {\n      user: %s\n      permissions: {\n", strconv.Quote(u.CertSubject))
 		writeList(&b, "publish", u.Publish)
 		writeList(&b, "subscribe", u.Subscribe)
+		if u.AllowResponses {
+			fmt.Fprintln(&b, "        allow_responses: true")
+		}
 		fmt.Fprintln(&b, "      }\n    }")
 	}
 	fmt.Fprintln(&b, "  ]")

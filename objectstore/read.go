@@ -100,7 +100,7 @@ func ReadArchive(ctx context.Context, src SegmentSource, m *Manifest, lim Limits
 	sr := newSegmentsReader(ctx, src, m)
 	defer sr.close()
 
-	res, err := readTar(sr, m, lim, visit)
+	res, err := readTar(sr, lim, visit)
 	if _, judged := ReasonOf(err); !judged {
 		return res, err // cancelled, transport or visit error: nothing to judge
 	}
@@ -140,7 +140,7 @@ func (r *ReadResult) matches(m *Manifest) error {
 
 // readTar decodes and validates the stream. A corruption error of the
 // segments is returned as it is; other decode errors become ErrBadCompression.
-func readTar(sr *segmentsReader, m *Manifest, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
+func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
 	var res ReadResult
 	zr, err := getDecoder(sr)
 	if err != nil {
@@ -384,9 +384,13 @@ func (zeroWriter) Write(p []byte) (int, error) {
 type segmentsReader struct {
 	ctx context.Context
 	src SegmentSource
-	m   *Manifest
+	m   *Manifest // read only by finish, after next said there are no more
 	h   hash.Hash
 	err error
+	// next returns the archive's next segment, or false after its last.
+	next func(ctx context.Context) (Segment, bool, error)
+	// episode names the segments' objects.
+	episode string
 
 	cancel  context.CancelFunc
 	started bool
@@ -411,7 +415,15 @@ type pipeItem struct {
 }
 
 func newSegmentsReader(ctx context.Context, src SegmentSource, m *Manifest) *segmentsReader {
-	r := &segmentsReader{ctx: ctx, src: src, m: m}
+	i := 0
+	next := func(context.Context) (Segment, bool, error) {
+		if i == len(m.Segments) {
+			return Segment{}, false, nil
+		}
+		i++
+		return m.Segments[i-1], true, nil
+	}
+	r := &segmentsReader{ctx: ctx, src: src, m: m, next: next, episode: m.EpisodeID}
 	if m.Version == 1 {
 		// Version 1's archive digest is the whole stream's SHA-256.
 		r.h = sha256.New()
@@ -448,8 +460,16 @@ func (r *segmentsReader) readSegments(ctx context.Context, out chan<- pipeItem) 
 		}
 	}
 	allocated := 0
-	for _, seg := range r.m.Segments {
-		rc, err := r.src.Open(ctx, r.m.EpisodeID, seg)
+	for {
+		seg, ok, err := r.next(ctx)
+		if err != nil {
+			send(pipeItem{err: err})
+			return
+		}
+		if !ok {
+			break
+		}
+		rc, err := r.src.Open(ctx, r.episode, seg)
 		if err != nil {
 			send(pipeItem{err: err})
 			return

@@ -18,6 +18,9 @@ import (
 // unpacked into a temp directory on the way and returned, to be committed
 // after the decision is written.
 func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore.Manifest, perr error, prev *objectstore.Verdict) (objectstore.Verdict, *export, error) {
+	// An early read of this episode is finished below, or given up.
+	er := r.early.take(host, m.EpisodeID)
+	defer er.drop()
 	v := objectstore.Verdict{
 		Host: host, EpisodeID: m.EpisodeID, ArchiveSHA256: m.ArchiveSHA256, ArchiveBytes: m.ArchiveBytes,
 		RawBytes: m.RawBytes, Files: m.Files, CodeVersion: m.CodeVersion,
@@ -51,13 +54,21 @@ func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore
 		return v, nil, transient("open bucket of %s: %w", host, err)
 	}
 	var ex *export
-	if r.o.ArchiveDir != "" {
-		ex, err = r.newExport(host, m)
-		if err != nil {
-			return v, nil, err
-		}
+	var res objectstore.ReadResult
+	var rerr error
+	used := false
+	if er != nil {
+		res, ex, used = er.finish(ctx, m, r)
 	}
-	res, rerr := objectstore.ReadArchive(ctx, countingSource{st}, m, r.o.Limits, ex.visitFunc())
+	if !used {
+		if r.o.ArchiveDir != "" {
+			ex, err = r.newExport(host, m)
+			if err != nil {
+				return v, nil, err
+			}
+		}
+		res, rerr = objectstore.ReadArchive(ctx, countingSource{st}, m, r.o.Limits, ex.visitFunc())
+	}
 	reason, judged := objectstore.ReasonOf(rerr)
 	if !judged {
 		ex.abort()

@@ -17,6 +17,8 @@ type Metrics struct {
 	Pending    prometheus.Gauge
 	AckPending prometheus.Gauge
 	Redeliver  prometheus.Counter
+	Early      *prometheus.CounterVec
+	EarlyBytes prometheus.Counter
 }
 
 // NewMetrics registers the receiver's metrics with reg.
@@ -41,8 +43,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Redeliver: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cis490_receiver_transient_failures_total", Help: "Submissions handed back for redelivery after a transient failure.",
 		}),
+		Early: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_early_reads_total",
+			Help: "Archives read while they uploaded, by whether the read stood for the submission's (used) or the archive was read again (unused).",
+		}, []string{"result"}),
+		EarlyBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cis490_receiver_early_read_bytes_total",
+			Help: "Archive bytes read before their submission came, while the rest of the episode uploaded.",
+		}),
 	}
-	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver)
+	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes)
+	m.Early.WithLabelValues("used")
+	m.Early.WithLabelValues("unused")
 	for _, r := range subjects.Reasons {
 		m.Verdicts.WithLabelValues(string(r))
 	}
@@ -81,4 +93,16 @@ func (r *Receiver) Lag(ctx context.Context) (pending uint64, inFlight int, err e
 		m.AckPending.Set(float64(info.NumAckPending))
 	}
 	return info.NumPending, info.NumAckPending, nil
+}
+
+func (m *Metrics) earlyRead(used bool, before int64) {
+	if m == nil {
+		return
+	}
+	m.EarlyBytes.Add(float64(before))
+	if used {
+		m.Early.WithLabelValues("used").Inc()
+	} else {
+		m.Early.WithLabelValues("unused").Inc()
+	}
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// the accepted record and the export stay; a resubmission of the same
 	// episode is uploaded again and accepted again without a second export.
 	AcceptedKeep time.Duration
+	// EarlyReads is how many announced episodes may be read at once ahead
+	// of their submission, while the rest of them uploads (default 2;
+	// negative: none, every archive is read once it is submitted).
+	EarlyReads int
 	// OnPass is called after every pull, whether it brought work or not: a
 	// daemon's proof of life for the systemd watchdog.
 	OnPass func()
@@ -65,6 +69,8 @@ type Receiver struct {
 	o        Options
 	log      *slog.Logger
 	ackWait  time.Duration
+
+	early *earlyReads
 
 	mu      sync.Mutex
 	buckets map[string]*objectstore.Store
@@ -91,6 +97,9 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.EarlyReads == 0 {
+		o.EarlyReads = 2
+	}
 	cons, err := js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s on %s: %w", ErrNotProvisioned, subjects.ReceiverConsumer, subjects.SubmissionsStream, err)
@@ -108,6 +117,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 	if r.ackWait <= 0 {
 		r.ackWait = 30 * time.Second
 	}
+	r.early = newEarlyReads(r, o.EarlyReads)
 	return r, nil
 }
 
@@ -119,6 +129,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { r.early.run(ctx) })
 	for i := range r.o.Concurrency {
 		wg.Go(func() { r.worker(ctx, i) })
 	}
@@ -194,17 +205,18 @@ func (c countingSource) Open(ctx context.Context, episode string, seg objectstor
 	if n == nil {
 		return rc, nil
 	}
-	return countingReader{rc, n}, nil
+	return countingReader{rc, func(k int64) { n.Add(k) }}, nil
 }
 
+// countingReader tells add of every byte read.
 type countingReader struct {
 	io.ReadCloser
-	n *atomic.Int64
+	add func(int64)
 }
 
 func (c countingReader) Read(p []byte) (int, error) {
 	k, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(k))
+	c.add(int64(k))
 	return k, err
 }
 

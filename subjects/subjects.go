@@ -49,6 +49,17 @@ const (
 	NackAll = NackPrefix + ".>"
 	// AcceptedAll matches every accepted announcement.
 	AcceptedAll = AcceptedPrefix + ".*"
+
+	// AnnouncePrefix starts the subjects on which a host announces the
+	// segments of an episode as it stores them, so that a receiver reads
+	// them while the rest uploads (core NATS, not stored).
+	AnnouncePrefix = Prefix + ".announce"
+	// AnnounceFirstAll matches every host's first announcement of an
+	// episode: a request, answered by one receiver of ReceiversQueue.
+	AnnounceFirstAll = AnnouncePrefix + ".*"
+	// ReceiversQueue is the queue group the receivers answer first
+	// announcements in, so that one of them reads the episode early.
+	ReceiversQueue = "cis490-receivers"
 )
 
 // Message headers set by cis490. MsgID is the JetStream de-duplication
@@ -239,6 +250,32 @@ func ParseSubmitSubject(subj string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, SubmitPrefix)
 	}
+	if err := ValidateHost(host); err != nil {
+		return "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+	}
+	return host, nil
+}
+
+// AnnounceSubject is the subject of a host's first announcement of an
+// episode's segments: cis490.announce.<host>.
+func AnnounceSubject(host string) string { return AnnouncePrefix + "." + host }
+
+// AnnounceTo is the subject on which host sends the next announcements of
+// an episode to the receiver whose token is receiver (a subject token the
+// receiver picks): cis490.announce.<host>.<receiver>.
+func AnnounceTo(host, receiver string) string { return AnnounceSubject(host) + "." + receiver }
+
+// AnnounceToAll matches every host's announcements to receiver.
+func AnnounceToAll(receiver string) string { return AnnouncePrefix + ".*." + receiver }
+
+// ParseAnnounceSubject returns the host of an announcement subject, the
+// first (AnnounceSubject) or a next one (AnnounceTo).
+func ParseAnnounceSubject(subj string) (string, error) {
+	rest, ok := strings.CutPrefix(subj, AnnouncePrefix+".")
+	if !ok {
+		return "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, AnnouncePrefix)
+	}
+	host, _, _ := strings.Cut(rest, ".")
 	if err := ValidateHost(host); err != nil {
 		return "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	DataDir string // required: holds episodes/ outbox/ shipped/ quarantine/
 	// SegmentSize defaults to objectstore.DefaultSegmentSize.
 	SegmentSize int64
+	// NoAnnounce stops the announcements of stored segments that let a
+	// receiver read an episode while the rest of it uploads.
+	NoAnnounce bool
 	// Settle is how long an episode directory must be quiet before it is
 	// shipped (default 30 s).
 	Settle time.Duration
@@ -104,10 +107,12 @@ type Publisher struct {
 
 	mu      sync.Mutex
 	backlog atomic.Int64
-	passes  int                 // scan passes run, by Run's goroutine only
-	large   chan struct{}       // a slot per large episode being uploaded
-	busy    map[string]bool     // episodes a worker holds
-	retries map[string]*backoff // episodes failing transiently
+	// announceOff is set once a first announcement went unanswered.
+	announceOff atomic.Bool
+	passes      int                 // scan passes run, by Run's goroutine only
+	large       chan struct{}       // a slot per large episode being uploaded
+	busy        map[string]bool     // episodes a worker holds
+	retries     map[string]*backoff // episodes failing transiently
 }
 
 type dirs struct{ episodes, outbox, shipped, quarantine string }

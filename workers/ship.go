@@ -222,6 +222,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 		task = p.o.Progress.Start(id, size)
 	}
 	first := true
+	ann := p.announcer(id, size)
 	// The segments an earlier run of this attempt stored are looked up,
 	// not sent; the others are streamed as they are packed.
 	known := j.StoredSegments
@@ -234,7 +235,8 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 			}
 			return sentCounter{r, p.o.Metrics, task}
 		},
-		Progress: func(_ int, seg objectstore.Segment, sent, last bool) {
+		Progress: func(index int, seg objectstore.Segment, sent, last bool) {
+			ann.segment(index, seg)
 			if task != nil && !sent {
 				task.Add(seg.Size) // already on the hub: done without sending
 			}
@@ -265,6 +267,7 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 	}
 	switch {
 	case err == nil:
+		ann.wait()
 		return m, nil
 	case errors.Is(err, objectstore.ErrUnsupportedFile), errors.Is(err, objectstore.ErrBadName),
 		errors.Is(err, objectstore.ErrMetaMissing), errors.Is(err, objectstore.ErrMetaNotJSON),
