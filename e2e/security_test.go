@@ -607,6 +607,31 @@ func secPipeline(t *testing.T, h *secHub) {
 			t.Fatalf("the receiver does not answer lab1's announcements: %v\n%s", err, rlog.String())
 		}
 	}
+	// Nor does it answer on a subject lab1 chose instead of its inbox: its
+	// right to respond must not let lab1 write the window or a record.
+	evilCommit := strings.Repeat("e", 40)
+	first, _ := json.Marshal(objectstore.Announcement{EpisodeID: "evil", Index: 0,
+		Segment: objectstore.Segment{Size: 1, SHA256: strings.Repeat("ab", 32)}})
+	for _, reply := range []string{"$KV.CIS490_WINDOW." + evilCommit, subjects.AcceptedSubject("lab2")} {
+		if err := lab1.PublishRequest(subjects.AnnounceSubject("lab1"), reply, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := lab1.Request(subjects.AnnounceSubject("lab1"), probe, 5*time.Second); err != nil {
+		t.Fatalf("probe after the forged reply subjects: %v", err) // answered in order: the forged ones were handled
+	}
+	_, ajs, _ := h.connect(t, "admin")
+	if win, err := ajs.KeyValue(t.Context(), subjects.WindowBucket); err != nil {
+		t.Fatal(err)
+	} else if e, err := win.Get(t.Context(), evilCommit); err == nil {
+		t.Errorf("lab1 wrote commit %s into the window through the receiver's answer: %q", evilCommit, e.Value())
+	}
+	if acc, err := ajs.Stream(t.Context(), subjects.AcceptedStream); err != nil {
+		t.Fatal(err)
+	} else if m, err := acc.GetLastMsgForSubject(t.Context(), subjects.AcceptedSubject("lab2")); err == nil {
+		t.Errorf("lab1 wrote an accepted record of lab2 through the receiver's answer: %s", m.Data)
+	}
+
 	labEpisode(t, data, id, commit, 200<<10)
 	out := publish()
 	if !exists(filepath.Join(data, "shipped", id, "meta.json")) {

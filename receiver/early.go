@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
+	"github.com/cis490/cis490/natsconn"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 )
@@ -27,8 +29,12 @@ import (
 // archive), judge reads it as always. The verdict is the same either way.
 
 // earlyIdle is how long an early read waits for its next announcement or
-// for its submission before it is given up.
-const earlyIdle = 5 * time.Minute
+// for its submission before it is given up. A publisher submits as soon
+// as its upload ends; with several receivers, the submission often goes
+// to another, and the early read (its goroutines, buffers and export
+// temp) must not outlive that by long. A submission that waited in a
+// backlog for longer is read again: slower, not wrong.
+const earlyIdle = time.Minute
 
 // earlyReads is the receiver's table of episodes being read early.
 type earlyReads struct {
@@ -80,7 +86,7 @@ func (e *earlyReads) run(ctx context.Context) {
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
-	t := time.NewTicker(e.idle / 4)
+	t := time.NewTicker(e.idle / 6)
 	defer t.Stop()
 	for {
 		select {
@@ -121,12 +127,14 @@ func (e *earlyReads) expire() {
 // onFirst answers the first announcement of an episode: with the subject
 // of the next ones if this receiver starts reading it, else with "".
 func (e *earlyReads) onFirst(msg *nats.Msg) {
-	if msg.Reply == "" {
+	host, a, ok := parseAnnouncement(msg)
+	if !ok || !isInbox(msg.Reply, host) {
+		// The answer goes where the request says, with the receiver's
+		// right to respond: only ever to the host's own inbox.
 		return
 	}
 	to := ""
-	host, a, ok := parseAnnouncement(msg)
-	if ok && a.Index == 0 && msg.Subject == subjects.AnnounceSubject(host) && e.start(host, a) {
+	if a.Index == 0 && msg.Subject == subjects.AnnounceSubject(host) && e.start(host, a) {
 		to = subjects.AnnounceTo(host, e.token)
 	}
 	b, _ := json.Marshal(objectstore.AnnounceReply{To: to})
@@ -158,6 +166,13 @@ func (e *earlyReads) onNext(msg *nats.Msg) {
 	e.mu.Unlock()
 	e.r.log.Info("early read given up: announcement out of order", "key", key, "index", a.Index, "segments", er.Segments())
 	er.drop()
+}
+
+// isInbox reports whether reply is a reply subject of host's own: below
+// its inbox prefix (natsconn.InboxPrefix), or the default "_INBOX." of a
+// hub without per-user permissions.
+func isInbox(reply, host string) bool {
+	return strings.HasPrefix(reply, natsconn.InboxPrefix(host)+".") || strings.HasPrefix(reply, nats.InboxPrefix)
 }
 
 func parseAnnouncement(msg *nats.Msg) (string, objectstore.Announcement, bool) {

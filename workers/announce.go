@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,13 +10,19 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cis490/cis490/natsconn"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 )
 
 // announceTimeout bounds the request of an episode's first announcement.
-// It runs beside the upload, which never waits for it.
-const announceTimeout = 2 * time.Second
+// It runs beside the upload, and on a slow link may queue behind a
+// window of the upload's chunks both ways.
+const announceTimeout = 30 * time.Second
+
+// announceWait bounds how long a finished upload waits for the answer to
+// its first announcement before it submits.
+const announceWait = 5 * time.Second
 
 // announcer tells the hub's receivers of each segment of one episode as
 // soon as it is stored, so that one of them reads the archive while the
@@ -80,7 +87,14 @@ func (a *announcer) segment(index int, seg objectstore.Segment) {
 func (a *announcer) ask(first []byte, asked chan struct{}) {
 	defer close(asked)
 	host := a.p.o.Host
-	msg, err := a.p.js.Conn().Request(subjects.AnnounceSubject(host), first, announceTimeout)
+	// A denied request would wait for its timeout: the guard ends it
+	// when the hub reports the violation.
+	ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+	defer cancel()
+	ctx, stop := a.p.denials.Guard(ctx)
+	defer stop()
+	msg, err := a.p.js.Conn().RequestWithContext(ctx, subjects.AnnounceSubject(host), first)
+	err = natsconn.Err(ctx, err)
 	var rep objectstore.AnnounceReply
 	if err == nil {
 		err = json.Unmarshal(msg.Data, &rep)
@@ -89,11 +103,15 @@ func (a *announcer) ask(first []byte, asked chan struct{}) {
 	defer a.mu.Unlock()
 	if err != nil || !strings.HasPrefix(rep.To, subjects.AnnounceSubject(host)+".") || strings.Count(rep.To, ".") != 3 {
 		a.state, a.pending = announceOff, nil
-		if err != nil && !errors.Is(err, nats.ErrNoResponders) && a.p.announceOff.CompareAndSwap(false, true) {
-			// A hub whose users.conf predates announcements denies them,
-			// and a denied request waits for its timeout: not again.
-			a.p.log.Warn("segments not announced to the receivers: they are read once submitted; announcing is off until the publisher restarts (update the hub's users.conf: docs/deploy.md)",
-				"subject", subjects.AnnounceSubject(host), "error", err)
+		switch {
+		case errors.Is(err, natsconn.ErrDenied) && strings.Contains(err.Error(), subjects.AnnouncePrefix):
+			// A hub whose users.conf predates announcements: not again.
+			if a.p.announceOff.CompareAndSwap(false, true) {
+				a.p.log.Warn("segments not announced to the receivers: they are read once submitted; announcing is off until the publisher restarts (update the hub's users.conf: docs/deploy.md)",
+					"subject", subjects.AnnounceSubject(host), "error", err)
+			}
+		case err != nil && !errors.Is(err, nats.ErrNoResponders):
+			a.p.log.Debug("first announcement not answered; the episode is read once submitted", "episode", a.episode, "error", err)
 		}
 		return
 	}
@@ -114,7 +132,13 @@ func (a *announcer) wait() {
 	a.mu.Lock()
 	asked := a.asked
 	a.mu.Unlock()
-	if asked != nil {
-		<-asked
+	if asked == nil {
+		return
+	}
+	t := time.NewTimer(announceWait)
+	defer t.Stop()
+	select {
+	case <-asked:
+	case <-t.C:
 	}
 }

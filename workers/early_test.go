@@ -5,14 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/receiver"
@@ -122,4 +128,126 @@ func awaitAnnounceAnswer(t *testing.T, e *env) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestAnnounceAnsweredOnlyToTheHostsInbox: the receiver answers a first
+// announcement only on a reply subject of the announcing host's own, so
+// that a host cannot make it publish, with its right to respond, on a
+// subject of the host's choosing (the window, another host's records).
+func TestAnnounceAnsweredOnlyToTheHostsInbox(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.hub.EnsureHostBucket(t.Context(), host); err != nil {
+		t.Fatal(err)
+	}
+	e.receive(nil)
+	awaitAnnounceAnswer(t, e)
+	nc := e.js.Conn()
+	evil, err := nc.SubscribeSync("evil.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := json.Marshal(objectstore.Announcement{EpisodeID: "ep-evil", Index: 0,
+		Segment: objectstore.Segment{Size: 1, SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}})
+	for _, reply := range []string{"evil.window", "evil._INBOX.x", "_INBOX_lab2.x"} {
+		if reply == "_INBOX_lab2.x" {
+			// Another host's inbox: watched here under its own name.
+			if evil, err = nc.SubscribeSync(reply); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.PublishRequest(subjects.AnnounceSubject(host), reply, first); err != nil {
+			t.Fatal(err)
+		}
+		// Announcements are handled in order: once the probe is answered,
+		// the one before it was handled.
+		awaitAnnounceAnswer(t, e)
+		if m, err := evil.NextMsg(100 * time.Millisecond); err == nil {
+			t.Fatalf("the receiver answered on %s: %s", m.Subject, m.Data)
+		}
+	}
+	// The host's own inbox gets its answer.
+	msg, err := nc.Request(subjects.AnnounceSubject(host), first, 5*time.Second)
+	if err != nil {
+		t.Fatalf("first announcement on lab1's inbox: %v", err)
+	}
+	var rep objectstore.AnnounceReply
+	if json.Unmarshal(msg.Data, &rep) != nil || rep.To == "" {
+		t.Fatalf("answer = %s, want the subject of the next announcements", msg.Data)
+	}
+}
+
+// TestAnnounceDenied: on a hub whose permissions predate announcements,
+// the first one is denied; the publisher learns it from the hub at once
+// (not after a request timeout), logs one warning and announces no more,
+// and every episode ships as before.
+func TestAnnounceDenied(t *testing.T) {
+	t.Parallel()
+	conf := filepath.Join(t.TempDir(), "hub.conf")
+	os.WriteFile(conf, []byte(`authorization {
+  users = [
+    {user: admin, password: a}
+    {user: lab1, password: l, permissions: {publish: {deny: ["cis490.announce.>"]}}}
+  ]
+}
+no_auth_user: admin
+`), 0o644)
+	h := hubtest.RunServer(t, func(o *hub.Options) { o.ConfigFile = conf })
+	_, ajs := hubtest.Connect(t, h.ClientURL())
+	if _, err := h.EnsureHostBucket(t.Context(), host); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, hub: h, js: ajs, data: t.TempDir()}
+	e.receive(nil)
+	awaitAnnounceAnswer(t, e)
+
+	lnc, err := nats.Connect(h.ClientURL(), nats.UserInfo("lab1", "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lnc.Close()
+	ljs, err := jetstream.New(lnc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	p, err := workers.New(t.Context(), ljs, workers.Options{Host: host, DataDir: e.data, Settle: time.Nanosecond,
+		SegmentSize: objectstore.MinSegmentSize, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"ep-d1", "ep-d2"} {
+		e.episode(id, commit, map[string]string{"d": noise(300 << 10)})
+		start := time.Now()
+		if s, err := p.RunOnce(t.Context()); err != nil || len(s.Shipped) != 1 {
+			t.Fatalf("RunOnce %d = %+v, %v\n%s", i, s, err, logs.String())
+		}
+		if took := time.Since(start); took > 4*time.Second {
+			t.Errorf("episode %s shipped in %v: the denied announcement was waited for", id, took.Round(time.Millisecond))
+		}
+	}
+	if n := strings.Count(logs.String(), "segments not announced"); n != 1 {
+		t.Fatalf("%d warnings of segments not announced over two episodes, want 1:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

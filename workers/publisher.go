@@ -16,6 +16,7 @@ import (
 
 	"github.com/cis490/cis490/durable"
 	"github.com/cis490/cis490/hub"
+	"github.com/cis490/cis490/natsconn"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 )
@@ -107,12 +108,15 @@ type Publisher struct {
 
 	mu      sync.Mutex
 	backlog atomic.Int64
-	// announceOff is set once a first announcement went unanswered.
+	// announceOff is set once the hub denied a first announcement.
 	announceOff atomic.Bool
-	passes      int                 // scan passes run, by Run's goroutine only
-	large       chan struct{}       // a slot per large episode being uploaded
-	busy        map[string]bool     // episodes a worker holds
-	retries     map[string]*backoff // episodes failing transiently
+	// denials fails the first announcement of an episode fast when the
+	// hub denies it.
+	denials *natsconn.Denials
+	passes  int                 // scan passes run, by Run's goroutine only
+	large   chan struct{}       // a slot per large episode being uploaded
+	busy    map[string]bool     // episodes a worker holds
+	retries map[string]*backoff // episodes failing transiently
 }
 
 type dirs struct{ episodes, outbox, shipped, quarantine string }
@@ -188,7 +192,8 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 		vw:   &verdictWatch{kv: kv, filter: subjects.VerdictHostFilter(o.Host)},
 		log:  o.Logger.With("component", "publisher", "host", o.Host),
 		busy: map[string]bool{}, retries: map[string]*backoff{},
-		large: make(chan struct{}, o.LargeConcurrency),
+		denials: natsconn.WatchDenials(js.Conn()),
+		large:   make(chan struct{}, o.LargeConcurrency),
 	}, nil
 }
 
