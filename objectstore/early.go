@@ -33,7 +33,9 @@ type EarlyRead struct {
 	err     error
 
 	mu     sync.Mutex
-	segs   []Segment     // announced so far, then the manifest's
+	segs   []Segment // announced so far, then the manifest's
+	bytes  int64     // announced so far
+	seen   map[string]bool
 	read   int           // of segs, handed to the segment reader
 	closed bool          // segs is complete: the manifest has come
 	wake   chan struct{} // capacity 1: segs grew or closed
@@ -45,7 +47,7 @@ type EarlyRead struct {
 func StartEarlyRead(ctx context.Context, src SegmentSource, episode string, lim Limits, visit func(Entry, io.Reader) error) *EarlyRead {
 	ctx, cancel := context.WithCancel(ctx)
 	e := &EarlyRead{episode: episode, lim: lim.withDefaults(), cancel: cancel,
-		done: make(chan struct{}), wake: make(chan struct{}, 1)}
+		done: make(chan struct{}), wake: make(chan struct{}, 1), seen: map[string]bool{}}
 	// Version 2: the archive digest comes from the segments, checked at
 	// the end against the manifest (finish reads sr.m, set by Finish).
 	e.sr = &segmentsReader{ctx: ctx, src: src, next: e.next, episode: episode}
@@ -100,7 +102,11 @@ func (e *EarlyRead) signal() {
 
 // Add announces the archive's segment number index (from 0). It reports
 // false, and the early read is of no more use, when index is not the next
-// one, the segment is not a valid one, or the read has already stopped.
+// one, the read has already stopped, or the segment could not be the next
+// of a valid manifest's list: not a valid segment, larger than the first,
+// after a shorter one (the last), one already announced, or past the
+// bytes ReadArchive would read. So an announcer makes the reader read no
+// more than it stored, once, and no more than a submission could.
 func (e *EarlyRead) Add(index int, seg Segment) bool {
 	if !seg.valid() {
 		return false
@@ -111,9 +117,16 @@ func (e *EarlyRead) Add(index int, seg Segment) bool {
 	default:
 	}
 	e.mu.Lock()
-	ok := !e.closed && index == len(e.segs) && len(e.segs) < MaxSegments
+	ok := !e.closed && index == len(e.segs) && len(e.segs) < MaxSegments && !e.seen[seg.SHA256] &&
+		e.bytes+seg.Size <= e.lim.MaxBytes+e.lim.MaxBytes/8+(1<<20)
+	if ok && len(e.segs) > 0 {
+		first, last := e.segs[0].Size, e.segs[len(e.segs)-1].Size
+		ok = seg.Size <= first && last == first
+	}
 	if ok {
 		e.segs = append(e.segs, seg)
+		e.bytes += seg.Size
+		e.seen[seg.SHA256] = true
 	}
 	e.mu.Unlock()
 	if ok {

@@ -2,8 +2,8 @@ package objectstore_test
 
 import (
 	"context"
+	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,12 +149,41 @@ func TestEarlyReadStandsOnlyForACleanRead(t *testing.T) {
 			t.Fatal("Finish = true for a manifest that does not start with the announced segments")
 		}
 	})
-	t.Run("more announced than submitted", func(t *testing.T) {
-		er := start()
-		short := *bad
-		announce(er, append(slices.Clone(bad.Segments), good.Segments[0]))
-		if _, ok := er.Finish(ctx, &short); ok {
-			t.Fatal("Finish = true")
+	t.Run("refused announcements", func(t *testing.T) {
+		// Nothing a valid manifest's list could not hold: the reader reads
+		// no more than the announcer stored, once, and no more than a
+		// submission could make it read. (The source never yields, so
+		// only Add's rules are at work.)
+		seg := func(i int, size int64) objectstore.Segment {
+			return objectstore.Segment{Size: size, SHA256: fmt.Sprintf("%064x", i+1)}
+		}
+		full := make([]objectstore.Segment, 17)
+		for i := range full {
+			full[i] = seg(i, objectstore.MinSegmentSize)
+		}
+		short := seg(100, 1000)
+		for _, tc := range []struct {
+			name   string
+			lim    objectstore.Limits
+			before []objectstore.Segment
+			add    objectstore.Segment
+		}{
+			{"after the short last one", objectstore.Limits{}, []objectstore.Segment{full[0], short}, full[1]},
+			{"larger than the first", objectstore.Limits{}, []objectstore.Segment{short}, full[0]},
+			{"announced twice", objectstore.Limits{}, full[:2], full[0]},
+			// MaxBytes 1: ReadArchive reads archives of up to 1 MiB + 1 byte.
+			{"past the bytes a submission may hold", objectstore.Limits{MaxBytes: 1}, full[:16], full[16]},
+		} {
+			er := objectstore.StartEarlyRead(ctx, blockSource{}, "ep", tc.lim, nil)
+			for i, s := range tc.before {
+				if !er.Add(i, s) {
+					t.Fatalf("%s: Add(%d) = false before the refused one", tc.name, i)
+				}
+			}
+			if er.Add(len(tc.before), tc.add) {
+				t.Errorf("%s: Add = true", tc.name)
+			}
+			er.Abort()
 		}
 	})
 	t.Run("out of order", func(t *testing.T) {
@@ -211,4 +240,12 @@ func TestEarlyReadStandsOnlyForACleanRead(t *testing.T) {
 			t.Fatal("Add after Abort = true")
 		}
 	})
+}
+
+// blockSource yields no segment until its context ends.
+type blockSource struct{}
+
+func (blockSource) Open(ctx context.Context, _ string, _ objectstore.Segment) (io.ReadCloser, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

@@ -57,7 +57,23 @@ type earlyRead struct {
 	// its heartbeat; bytes counts what was read, before and after.
 	progress atomic.Pointer[atomic.Int64]
 	bytes    atomic.Int64
-	last     atomic.Int64 // unix nanoseconds of the last announcement
+	last     atomic.Int64 // unix nanoseconds of the last announcement or byte read
+	gap      atomic.Int64 // the longest wait between two announcements, ns
+}
+
+// touch notes activity: an announcement (which also measures the wait
+// since the one before), or bytes read.
+func (er *earlyRead) touch(announced bool) {
+	now := time.Now().UnixNano()
+	if prev := er.last.Swap(now); announced && now-prev > er.gap.Load() {
+		er.gap.Store(now - prev)
+	}
+}
+
+// idleFor is how long er may go without activity: earlyIdle, or twice the
+// longest wait between its announcements on a link slower than that.
+func (er *earlyRead) idleFor(idle time.Duration) time.Duration {
+	return max(idle, 2*time.Duration(er.gap.Load()))
 }
 
 func newEarlyReads(r *Receiver, max int) *earlyReads {
@@ -108,11 +124,11 @@ func (e *earlyReads) run(ctx context.Context) {
 
 // expire gives up the early reads idle for longer than e.idle.
 func (e *earlyReads) expire() {
-	cutoff := time.Now().Add(-e.idle).UnixNano()
+	now := time.Now()
 	var idle []*earlyRead
 	e.mu.Lock()
 	for k, er := range e.open {
-		if er.last.Load() < cutoff {
+		if er.last.Load() < now.Add(-er.idleFor(e.idle)).UnixNano() {
 			delete(e.open, k)
 			idle = append(idle, er)
 		}
@@ -156,15 +172,21 @@ func (e *earlyReads) onNext(msg *nats.Msg) {
 		return
 	}
 	if er.Add(a.Index, a.Segment) {
-		er.last.Store(time.Now().UnixNano())
+		er.touch(true)
 		return
 	}
+	// Refused: the read ends here, unless a submission has just taken it
+	// (then it is the submission's, and Add refused because it closed).
 	e.mu.Lock()
-	if e.open[key] == er {
+	owned := e.open[key] == er
+	if owned {
 		delete(e.open, key)
 	}
 	e.mu.Unlock()
-	e.r.log.Info("early read given up: announcement out of order", "key", key, "index", a.Index, "segments", er.Segments())
+	if !owned {
+		return
+	}
+	e.r.log.Info("early read given up: announcement refused", "key", key, "index", a.Index, "segments", er.Segments())
 	er.drop()
 }
 
@@ -246,13 +268,23 @@ func (e *earlyReads) take(host, episode string) *earlyRead {
 // finish finishes er with the submitted manifest m: true, with the
 // result and er's export (for the caller to commit or abort), when the
 // early read stands for ReadArchive(m). Either way er is over.
-func (er *earlyRead) finish(ctx context.Context, m *objectstore.Manifest, r *Receiver) (objectstore.ReadResult, *export, bool) {
+func (er *earlyRead) finish(ctx context.Context, st *objectstore.Store, m *objectstore.Manifest, r *Receiver) (objectstore.ReadResult, *export, bool) {
 	before := er.bytes.Load()
 	if n, _ := ctx.Value(progressKey{}).(*atomic.Int64); n != nil {
 		n.Add(before)
 		er.progress.Store(n)
 	}
 	res, ok := er.Finish(ctx, m)
+	// The segments were checked as they were read, perhaps minutes ago: a
+	// sweep or a reject of the same id may have deleted one since, and
+	// ReadArchive now would find it missing. Still there, all of them?
+	for _, seg := range m.Segments {
+		if !ok {
+			break
+		}
+		has, err := st.Has(ctx, m.EpisodeID, seg)
+		ok = has && err == nil
+	}
 	r.o.Metrics.earlyRead(ok, before)
 	if !ok {
 		er.ex.abort()
@@ -299,6 +331,7 @@ func (s earlySource) Open(ctx context.Context, episode string, seg objectstore.S
 // submission has taken it, to the submission's progress.
 func (er *earlyRead) count(k int64) {
 	er.bytes.Add(k)
+	er.last.Store(time.Now().UnixNano())
 	if n := er.progress.Load(); n != nil {
 		n.Add(k)
 	}

@@ -58,7 +58,7 @@ func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore
 	var rerr error
 	used := false
 	if er != nil {
-		res, ex, used = er.finish(ctx, m, r)
+		res, ex, used = er.finish(ctx, st, m, r)
 	}
 	if !used {
 		if r.o.ArchiveDir != "" {
