@@ -36,6 +36,9 @@ type Receiver struct {
 type ReceiveSection struct {
 	// Concurrency is the number of submissions verified at once, 1 to 64.
 	Concurrency int `toml:"concurrency"`
+	// EarlyReads is the number of episodes read while they upload, ahead
+	// of their submission, 0 (none) to 16.
+	EarlyReads int `toml:"early_reads"`
 	// ArchiveDir, when set, is an absolute directory that every accepted
 	// episode is exported to as <host>/<episode-id>/; "" exports nothing.
 	ArchiveDir string `toml:"archive_dir"`
@@ -84,8 +87,10 @@ type MetricsSection struct {
 // Bounds checked by Validate.
 const (
 	MaxConcurrency = 64
-	MaxNameLenMax  = 4096
-	MinGrace       = time.Minute
+	// MaxEarlyReads bounds receive.early_reads.
+	MaxEarlyReads = 16
+	MaxNameLenMax = 4096
+	MinGrace      = time.Minute
 )
 
 // DefaultReceiver returns the receiver's defaults.
@@ -93,6 +98,7 @@ func DefaultReceiver() Receiver {
 	return Receiver{
 		Receive: ReceiveSection{
 			Concurrency:     4,
+			EarlyReads:      2,
 			MaxEpisodeBytes: 64 * GiB,
 			MaxFiles:        100_000,
 			MaxNameLen:      1024,
@@ -147,6 +153,9 @@ func (r Receiver) Validate() error {
 	rc := r.Receive
 	if rc.Concurrency < 1 || rc.Concurrency > MaxConcurrency {
 		bad("receive.concurrency", rc.Concurrency, "must be 1 to %d", MaxConcurrency)
+	}
+	if rc.EarlyReads < 0 || rc.EarlyReads > MaxEarlyReads {
+		bad("receive.early_reads", rc.EarlyReads, "must be 0 (none) to %d", MaxEarlyReads)
 	}
 	if rc.ArchiveDir != "" && !filepath.IsAbs(rc.ArchiveDir) {
 		bad("receive.archive_dir", rc.ArchiveDir, "must be an absolute path, or \"\" for no export")
@@ -267,6 +276,7 @@ var receiverComments = map[string]string{
 
 	"receive":                   "Fetching, verifying and exporting submissions.",
 	"receive.concurrency":       "submissions verified at once, 1 to 64",
+	"receive.early_reads":       "episodes read while they upload, ahead of their submission, 0 (none) to 16; each holds about what a validation does",
 	"receive.archive_dir":       "absolute directory accepted episodes are exported to as <host>/<episode-id>/; \"\": none",
 	"receive.max_episode_bytes": "largest episode, the sum of its file sizes unpacked; larger is malformed",
 	"receive.max_files":         "most entries (files and directories) in an episode; more is malformed",

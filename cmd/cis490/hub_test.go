@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -49,8 +50,14 @@ func TestHubCommand(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 			defer cancel()
-			_, err = js.Stream(ctx, subjects.SubmissionsStream)
-			return err
+			if _, err = js.Stream(ctx, subjects.SubmissionsStream); err != nil {
+				return err
+			}
+			// "hub ready" is logged just after the resources exist.
+			if !strings.Contains(p.stderr.String(), "client_url="+url) {
+				return fmt.Errorf("log has no client_url=%s line yet", url)
+			}
+			return nil
 		})
 		if p.exited() {
 			t.Fatalf("cis490 hub exited early: %v\n%s", p.err, p.stderr.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,6 +150,7 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 	}
 	r, err := receiver.New(ctx, js, receiver.Options{
 		Concurrency: cfg.Receive.Concurrency,
+		EarlyReads:  cmp.Or(cfg.Receive.EarlyReads, -1), // 0 in the file: none
 		ArchiveDir:  cfg.Receive.ArchiveDir,
 		Limits: objectstore.Limits{
 			MaxBytes: int64(cfg.Receive.MaxEpisodeBytes), MaxFiles: cfg.Receive.MaxFiles, MaxNameLen: cfg.Receive.MaxNameLen,
