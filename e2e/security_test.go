@@ -612,7 +612,17 @@ func secPipeline(t *testing.T, h *secHub) {
 	evilCommit := strings.Repeat("e", 40)
 	first, _ := json.Marshal(objectstore.Announcement{EpisodeID: "evil", Index: 0,
 		Segment: objectstore.Segment{Size: 1, SHA256: strings.Repeat("ab", 32)}})
-	for _, reply := range []string{"$KV.CIS490_WINDOW." + evilCommit, subjects.AcceptedSubject("lab2")} {
+	// Nor on the default inbox prefix, which other users (the admin here)
+	// may use under per-user permissions.
+	anc, _, _ := h.connect(t, "admin")
+	defaultInbox, err := anc.SubscribeSync("_INBOX.evil.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, reply := range []string{"$KV.CIS490_WINDOW." + evilCommit, subjects.AcceptedSubject("lab2"), "_INBOX.evil.1"} {
 		if err := lab1.PublishRequest(subjects.AnnounceSubject("lab1"), reply, first); err != nil {
 			t.Fatal(err)
 		}
@@ -637,6 +647,9 @@ func secPipeline(t *testing.T, h *secHub) {
 		if m, err := acc.GetLastMsgForSubject(t.Context(), subjects.AcceptedSubject("lab2")); err == nil {
 			t.Fatalf("lab1 wrote an accepted record of lab2 through the receiver's answer: %s", m.Data)
 		}
+	}
+	if m, err := defaultInbox.NextMsg(100 * time.Millisecond); err == nil {
+		t.Fatalf("the receiver answered lab1 on %s, outside lab1's inbox: %s", m.Subject, m.Data)
 	}
 
 	labEpisode(t, data, id, commit, 200<<10)

@@ -144,7 +144,7 @@ func (e *earlyReads) expire() {
 // of the next ones if this receiver starts reading it, else with "".
 func (e *earlyReads) onFirst(msg *nats.Msg) {
 	host, a, ok := parseAnnouncement(msg)
-	if !ok || !isInbox(msg.Reply, host) {
+	if !ok || !e.isInbox(msg.Reply, host) {
 		// The answer goes where the request says, with the receiver's
 		// right to respond: only ever to the host's own inbox.
 		return
@@ -191,10 +191,16 @@ func (e *earlyReads) onNext(msg *nats.Msg) {
 }
 
 // isInbox reports whether reply is a reply subject of host's own: below
-// its inbox prefix (natsconn.InboxPrefix), or the default "_INBOX." of a
-// hub without per-user permissions.
-func isInbox(reply, host string) bool {
-	return strings.HasPrefix(reply, natsconn.InboxPrefix(host)+".") || strings.HasPrefix(reply, nats.InboxPrefix)
+// its inbox prefix (natsconn.InboxPrefix). The default "_INBOX." is taken
+// too, but only when this receiver uses it itself: a hub without per-user
+// inboxes. Under per-user permissions every host replies below its own
+// prefix, and an answer on "_INBOX." could reach another user's requests.
+func (e *earlyReads) isInbox(reply, host string) bool {
+	if strings.HasPrefix(reply, natsconn.InboxPrefix(host)+".") {
+		return true
+	}
+	own := e.r.js.Conn().Opts.InboxPrefix
+	return (own == "" || own+"." == nats.InboxPrefix) && strings.HasPrefix(reply, nats.InboxPrefix)
 }
 
 func parseAnnouncement(msg *nats.Msg) (string, objectstore.Announcement, bool) {
