@@ -11,3 +11,7 @@ import (
 func (s *Store) SetPublishMeta(f func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)) {
 	s.publishMeta = f
 }
+
+// SetLeaderOnly makes s read small segments from the stream's leader even
+// when the stream has one replica, for tests.
+func (s *Store) SetLeaderOnly(on bool) { s.leaderOnly = on }

@@ -1,6 +1,7 @@
 package objectstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,55 +66,73 @@ func openLeavesNothingBehind(t *testing.T, size int) {
 // while it is read, and a chunk gone from under it is a truncated segment
 // at once, not a wait for the read's deadline.
 func TestOpenSmallSegmentDirect(t *testing.T) {
-	ctx := context.Background()
-	st, obs, stream, js := newStoreJS(t)
-	// Chunk gets go to the leader, not to the direct get any replica
-	// answers (a lagging one would say a stored chunk is missing).
-	direct, err := js.Conn().SubscribeSync(jetstream.DefaultAPIPrefix + "DIRECT.GET." + subjects.ObjectStream(subjects.EpisodeBucket(testHost)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := randomBytes(3*objectstore.ChunkSize-1000, 2) // 3 chunks
-	seg := segmentOf(data)
-	if _, err := st.Put(ctx, "ep", seg, bytesReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	r, err := st.Open(ctx, "ep", seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Read(make([]byte, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	if info, err := stream.Info(ctx); err != nil || info.State.Consumers != 0 {
-		t.Fatalf("while a small segment is read: %d consumers (%v), want 0", info.State.Consumers, err)
-	}
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	r.Close()
-	if err := js.Conn().Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, _ := direct.Pending(); n != 0 {
-		t.Fatalf("reading a small segment sent %d direct gets, want none", n)
-	}
+	// On a stream of one replica the chunks come by direct get (raw, one
+	// server to answer); with more, or with leaderOnly, by message gets to
+	// the leader (a lagging replica would answer a direct get with "no
+	// message"). Either way no consumer, and a purged chunk is found at once.
+	for _, leaderOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leaderOnly=%v", leaderOnly), func(t *testing.T) {
+			ctx := context.Background()
+			st, obs, stream, js := newStoreJS(t)
+			st.SetLeaderOnly(leaderOnly)
+			name := subjects.ObjectStream(subjects.EpisodeBucket(testHost))
+			direct, err := js.Conn().SubscribeSync(jetstream.DefaultAPIPrefix + "DIRECT.GET." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leader, err := js.Conn().SubscribeSync(jetstream.DefaultAPIPrefix + "STREAM.MSG.GET." + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := randomBytes(3*objectstore.ChunkSize-1000, 2) // 3 chunks
+			seg := segmentOf(data)
+			if _, err := st.Put(ctx, "ep", seg, bytesReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := st.Open(ctx, "ep", seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Read(make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
+			if info, err := stream.Info(ctx); err != nil || info.State.Consumers != 0 {
+				t.Fatalf("while a small segment is read: %d consumers (%v), want 0", info.State.Consumers, err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !bytes.Equal(got, data[1000:]) {
+				t.Fatalf("read %d bytes, not the segment's", len(got))
+			}
+			r.Close()
+			if err := js.Conn().Flush(); err != nil {
+				t.Fatal(err)
+			}
+			nd, _, _ := direct.Pending()
+			nl, _, _ := leader.Pending()
+			if want := map[bool][2]int{false: {3, 0}, true: {0, 3}}[leaderOnly]; nd != want[0] || nl != want[1] {
+				t.Fatalf("reading a 3-chunk segment sent %d direct gets and %d message gets, want %d and %d", nd, nl, want[0], want[1])
+			}
 
-	info, err := obs.GetInfo(ctx, subjects.SegmentObject("ep", seg.SHA256))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subjects.ObjectChunkSubject(subjects.EpisodeBucket(testHost), info.NUID))); err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	r, err = st.Open(rctx, "ep", seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if _, err := io.Copy(io.Discard, r); !errors.Is(err, objectstore.ErrSegmentTruncated) {
-		t.Fatalf("read with its chunks purged: %v, want ErrSegmentTruncated", err)
+			info, err := obs.GetInfo(ctx, subjects.SegmentObject("ep", seg.SHA256))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subjects.ObjectChunkSubject(subjects.EpisodeBucket(testHost), info.NUID))); err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			r, err = st.Open(rctx, "ep", seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, err := io.Copy(io.Discard, r); !errors.Is(err, objectstore.ErrSegmentTruncated) {
+				t.Fatalf("read with its chunks purged: %v, want ErrSegmentTruncated", err)
+			}
+		})
 	}
 }
