@@ -545,13 +545,15 @@ func (l *ledger) checkEpisode(ctx context.Context, kv jetstream.KeyValue, ep *le
 			h.errorf("%s: history: %v", key, err)
 		}
 		decisions := 0
+		var which []string
 		for _, e := range hist {
 			if d, err := objectstore.ParseVerdict(e.Value()); err == nil && !d.Done {
 				decisions++
+				which = append(which, fmt.Sprintf("%s by %s at %s for %s (%s)", d.Reason, d.Receiver, d.Time.Format(time.RFC3339Nano), d.Submission, d.Detail))
 			}
 		}
 		if decisions != 1 {
-			h.errorf("%s: %d decisions in the verdict history, want 1", key, decisions)
+			h.errorf("%s: %d decisions in the verdict history, want 1: %s", key, decisions, strings.Join(which, "; "))
 			dup = true
 		}
 	}

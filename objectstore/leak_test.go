@@ -112,7 +112,8 @@ func TestOpenSmallSegmentDirect(t *testing.T) {
 			}
 			nd, _, _ := direct.Pending()
 			nl, _, _ := leader.Pending()
-			if want := map[bool][2]int{false: {3, 0}, true: {0, 3}}[leaderOnly]; nd != want[0] || nl != want[1] {
+			// From the leader: the object's info too, then the 3 chunks.
+			if want := map[bool][2]int{false: {3, 0}, true: {0, 4}}[leaderOnly]; nd != want[0] || nl != want[1] {
 				t.Fatalf("reading a 3-chunk segment sent %d direct gets and %d message gets, want %d and %d", nd, nl, want[0], want[1])
 			}
 
