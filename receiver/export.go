@@ -131,7 +131,11 @@ func (ex *export) visitFunc() func(objectstore.Entry, io.Reader) error {
 	}
 }
 
-// commit makes the export durable and visible.
+// commit makes the export durable and visible. Receivers sharing
+// ArchiveDir (and one receiver's workers) may hold the same submission at
+// once, a redelivery while the first delivery is still committing: commits
+// into one host directory take turns under an flock on it, and the second
+// finds the first's export identical and drops its own.
 func (ex *export) commit() error {
 	if ex.identical {
 		return nil
@@ -139,17 +143,29 @@ func (ex *export) commit() error {
 	if err := durable.SyncTree(ex.tmp); err != nil {
 		return transient("export: %w", err)
 	}
-	side, _ := json.Marshal(sidecar{ArchiveSHA256: ex.digest, Host: filepath.Base(ex.hostDir), EpisodeID: filepath.Base(ex.final)})
-	if err := durable.WriteFile(ex.sidecar, side, 0o644); err != nil {
-		return transient("export: %w", err)
+	lock, err := lockDir(ex.hostDir, true)
+	if err != nil {
+		return transient("export: lock %s: %w", ex.hostDir, err)
+	}
+	defer lock.Close()
+	if exportIdentical(ex.final, ex.sidecar, ex.digest) {
+		ex.identical = true
+		ex.abort()
+		return nil
 	}
 	if _, err := os.Stat(ex.final); err == nil {
 		// A different earlier export of this id (only a conflict could make
 		// one, and conflicts are not exported): keep it aside, never delete.
+		// Aside before the sidecar, so that no crash leaves the old tree
+		// under a sidecar naming the new digest.
 		aside := fmt.Sprintf("%s.replaced-%d", ex.final, time.Now().UnixNano())
 		if err := durable.Rename(ex.final, aside); err != nil {
 			return transient("export: %w", err)
 		}
+	}
+	side, _ := json.Marshal(sidecar{ArchiveSHA256: ex.digest, Host: filepath.Base(ex.hostDir), EpisodeID: filepath.Base(ex.final)})
+	if err := durable.WriteFile(ex.sidecar, side, 0o644); err != nil {
+		return transient("export: %w", err)
 	}
 	if err := durable.Rename(ex.tmp, ex.final); err != nil {
 		return transient("export: %w", err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,70 @@ func TestCleanExportsSharedArchiveDir(t *testing.T) {
 	}
 	if _, err := os.Stat(busy.tmp); !os.IsNotExist(err) {
 		t.Errorf("an unlocked export temp survived cleanExports: %v", err)
+	}
+}
+
+// TestExportCommitTwice checks two deliveries of one accepted submission
+// exporting at once (a redelivery while the first is still committing, in
+// another receiver sharing ArchiveDir or another worker): both prepared
+// their temp before either committed. The second commit must find the
+// first's export identical and drop its temp, not set the first aside as a
+// replaced export. A different archive under the same id is still set
+// aside, never deleted.
+func TestExportCommitTwice(t *testing.T) {
+	t.Parallel()
+	archive := t.TempDir()
+	r := &Receiver{o: Options{ArchiveDir: archive}, log: slog.New(slog.DiscardHandler)}
+	hostDir := filepath.Join(archive, "lab1")
+	prepare := func(digest, content string) *export {
+		t.Helper()
+		ex, err := r.newExport("lab1", &objectstore.Manifest{EpisodeID: "ep", ArchiveSHA256: digest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.identical {
+			t.Fatalf("newExport(%s) found an identical export before any commit", digest)
+		}
+		if err := os.WriteFile(filepath.Join(ex.tmp, "data.bin"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return ex
+	}
+	names := func() []string {
+		entries, err := os.ReadDir(hostDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+
+	first, second := prepare("aa", "one"), prepare("aa", "one")
+	for _, ex := range []*export{first, second} {
+		if err := ex.commit(); err != nil {
+			t.Fatalf("commit = %v", err)
+		}
+		ex.abort()
+	}
+	if got := names(); len(got) != 2 || got[0] != ".ep.json" || got[1] != "ep" {
+		t.Errorf("after two commits of one archive, %s holds %q, want [.ep.json ep]", hostDir, got)
+	}
+
+	third := prepare("bb", "two")
+	if err := third.commit(); err != nil {
+		t.Fatalf("commit of another archive = %v", err)
+	}
+	got := names()
+	if len(got) != 3 || !strings.HasPrefix(got[2], "ep.replaced-") {
+		t.Fatalf("after a commit of another archive, %s holds %q, want [.ep.json ep ep.replaced-…]", hostDir, got)
+	}
+	if b, err := os.ReadFile(filepath.Join(hostDir, "ep", "data.bin")); err != nil || string(b) != "two" {
+		t.Errorf("export after the other archive's commit = %q, %v; want %q", b, err, "two")
+	}
+	if b, err := os.ReadFile(filepath.Join(hostDir, got[2], "data.bin")); err != nil || string(b) != "one" {
+		t.Errorf("export set aside = %q, %v; want %q", b, err, "one")
 	}
 }
