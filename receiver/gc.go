@@ -40,7 +40,9 @@ type GCResult struct {
 func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCResult, error) {
 	sw := sweeper{js: r.js, verdict: r.getVerdict, log: r.log, acceptedKeep: r.o.AcceptedKeep}
 	var res GCResult
-	names := r.js.ObjectStoreNames(ctx)
+	lctx, cancel := context.WithTimeout(ctx, gcListTimeout)
+	defer cancel()
+	names := r.js.ObjectStoreNames(lctx)
 	var buckets []string
 	for name := range names.Name() {
 		if strings.HasPrefix(name, subjects.EpisodeBucketPrefix) {
@@ -49,6 +51,9 @@ func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCRes
 	}
 	if err := names.Error(); err != nil {
 		return res, fmt.Errorf("gc: list buckets: %w", err)
+	}
+	if err := lctx.Err(); err != nil && ctx.Err() == nil {
+		return res, fmt.Errorf("gc: list buckets: no answer within %v: %w", gcListTimeout, err)
 	}
 	for _, bucket := range buckets {
 		host, err := subjects.ParseEpisodeBucket(bucket)
@@ -107,7 +112,9 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 	// Objects first, then the references: a submission that arrives after
 	// the listing refers only to objects the listing already saw, and a
 	// young one is kept by grace anyway.
-	infos, err := obs.List(ctx)
+	lctx, cancel := context.WithTimeout(ctx, gcListTimeout)
+	infos, err := obs.List(lctx)
+	cancel()
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return fmt.Errorf("gc: list %s: %w", bucket, err)
 	}
@@ -277,6 +284,18 @@ func pendingSegments(ctx context.Context, js jetstream.JetStream, host string) (
 	return out, nil
 }
 
+// The bounds of a sweep. nats.go's listers (ObjectStoreNames, and List,
+// which watches the bucket's metadata) wait as long as their context for
+// an answer: a request or reply lost while a cluster node died left the
+// receivers' GC waiting for good, and no sweep ran again (the full
+// TestCluster found it: the goroutine was in ObjectStoreNames for minutes).
+// A listing gets gcListTimeout, a whole sweep gcSweepTimeout; either
+// exceeded, the sweep fails with a warning and the next one starts afresh.
+var (
+	gcListTimeout  = time.Minute
+	gcSweepTimeout = 30 * time.Minute
+)
+
 // RunGC sweeps every interval until ctx is done. Errors are logged and the
 // next sweep tries again.
 func (r *Receiver) RunGC(ctx context.Context, interval, grace time.Duration) {
@@ -287,7 +306,10 @@ func (r *Receiver) RunGC(ctx context.Context, interval, grace time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := r.SweepOrphans(ctx, grace); err != nil && ctx.Err() == nil {
+			sctx, cancel := context.WithTimeout(ctx, gcSweepTimeout)
+			_, err := r.SweepOrphans(sctx, grace)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				r.log.Warn("orphan sweep failed; next in one interval", "error", err, "interval", interval)
 			}
 		}

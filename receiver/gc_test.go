@@ -1,6 +1,7 @@
 package receiver_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,36 @@ func TestSweepAcceptedKeep(t *testing.T) {
 	e.run(receiver.Options{})
 	if v := e.verdict(mB.EpisodeID, idB); v.Reason != subjects.Accepted {
 		t.Fatalf("resubmission after accepted_keep: %q %q, want accepted", v.Reason, v.Detail)
+	}
+}
+
+// TestSweepOnASilentLink: a sweep whose link goes silent (bytes dropped,
+// the connection still open, as when a cluster node dies under a request)
+// fails within its listing bound instead of waiting for good. nats.go's
+// bucket lister waits as long as its context, and RunGC's context is the
+// receiver's life: without the bound, no sweep ever ran again. Not
+// parallel: it changes the bound for the package.
+func TestSweepOnASilentLink(t *testing.T) {
+	defer receiver.SetGCListTimeout(time.Second)()
+	e := newEnv(t)
+	px := hubtest.NewProxy(t, strings.TrimPrefix(e.hub.ClientURL(), "nats://"))
+	_, js := hubtest.Connect(t, px.URL())
+	r, err := receiver.New(t.Context(), js, receiver.Options{Logger: hubtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.Silence()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.SweepOrphans(t.Context(), 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gc: list buckets") {
+			t.Errorf("sweep on a silent link = %v; want the bucket listing's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sweep still waiting 30 s after the link went silent; its listings are bounded by 1 s")
 	}
 }

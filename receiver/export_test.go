@@ -1,0 +1,11 @@
+package receiver
+
+import "time"
+
+// SetGCListTimeout sets the bound of a sweep's listings until restore is
+// called. Only for tests that are not parallel.
+func SetGCListTimeout(d time.Duration) (restore func()) {
+	old := gcListTimeout
+	gcListTimeout = d
+	return func() { gcListTimeout = old }
+}
