@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,6 +63,12 @@ type Window struct {
 	kv      jetstream.KeyValue
 	addedBy string
 	now     func() time.Time
+
+	// emptyFor is how long a window found empty is taken as empty by
+	// Allows without asking the hub again; 0 asks every time.
+	emptyFor time.Duration
+	mu       sync.Mutex
+	emptyAt  time.Time // when the window was last found empty
 }
 
 // Option changes a Window made by Open.
@@ -70,8 +77,21 @@ type Option func(*Window)
 // WithAddedBy sets the added_by of the commits Add stores (default user@host).
 func WithAddedBy(who string) Option { return func(w *Window) { w.addedBy = who } }
 
-// WithClock sets the clock Add stamps added_at with (default time.Now).
+// WithClock sets the clock Add stamps added_at with, and that WithEmptyFor
+// measures by (default time.Now).
 func WithClock(now func() time.Time) Option { return func(w *Window) { w.now = now } }
+
+// WithEmptyFor lets Allows take a window it found empty as still empty for
+// d, without asking the hub again. Finding a window empty takes a stream
+// info request, the most costly of Allows' requests and half its cost;
+// with the publisher's pre-flight and the receiver each asking for every
+// episode, it was a tenth of the CPU cis490 spends on a small episode when
+// no window is set. The price: for up to d after a commit is added to an
+// empty window, an episode of another commit is still allowed, as if it
+// had been judged just before the change. A commit found in the window, or
+// a window found not empty, is never cached: every refusal is the hub's
+// answer of the moment.
+func WithEmptyFor(d time.Duration) Option { return func(w *Window) { w.emptyFor = d } }
 
 // Open opens the window bucket. The bucket must exist: the hub creates it
 // at start (hub.EnsureResources); if it does not, the error names it and
@@ -230,9 +250,27 @@ func (w *Window) Allows(ctx context.Context, commit string) (bool, error) {
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, fmt.Errorf("check commit %s in window: %w", commit, err)
 	}
+	if w.emptyFor > 0 {
+		w.mu.Lock()
+		fresh := !w.emptyAt.IsZero() && w.now().Sub(w.emptyAt) < w.emptyFor
+		w.mu.Unlock()
+		if fresh {
+			return true, nil
+		}
+	}
+	asked := w.now()
 	empty, err := w.empty(ctx)
 	if err != nil {
 		return false, fmt.Errorf("check commit %s in window: %w", commit, err)
+	}
+	if w.emptyFor > 0 {
+		w.mu.Lock()
+		if empty && asked.After(w.emptyAt) {
+			w.emptyAt = asked
+		} else if !empty {
+			w.emptyAt = time.Time{}
+		}
+		w.mu.Unlock()
 	}
 	return empty, nil
 }

@@ -209,6 +209,42 @@ func TestAllows(t *testing.T) {
 	allows(in, true)
 }
 
+// TestAllowsEmptyFor: with WithEmptyFor, a window found empty is taken as
+// empty for that long without asking the hub (a commit added meanwhile is
+// not seen), then asked again; a window found not empty is asked every
+// time, so a refusal is never from the cache.
+func TestAllowsEmptyFor(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	w, js := openWindow(t, WithClock(func() time.Time { return now }), WithEmptyFor(time.Second))
+	ctx := t.Context()
+	in, out := commit(1), commit(2)
+	allows := func(c string, want bool) {
+		t.Helper()
+		got, err := w.Allows(ctx, c)
+		if err != nil || got != want {
+			t.Errorf("at %s, Allows(%s) = %v, %v; want %v", now.Format("15:04:05.000"), c, got, err, want)
+		}
+	}
+	allows(out, true) // found empty
+	other, err := Open(ctx, js, WithAddedBy("admin@hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Add(ctx, "", in); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(900 * time.Millisecond)
+	allows(out, true) // still taken as empty
+	allows(in, true)  // read from its key
+	now = now.Add(200 * time.Millisecond)
+	allows(out, false) // asked again: not empty
+	if _, err := other.Remove(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	allows(out, true) // a window found not empty was not cached
+}
+
 // TestAllowsPastManyMarkers fills the window with more delete markers than
 // one fetch reads, so that emptiness is decided across batches.
 func TestAllowsPastManyMarkers(t *testing.T) {

@@ -106,7 +106,7 @@ func connectPublisher(ctx context.Context, cfg config.Publisher, logger *slog.Lo
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if w, err := window.Open(ctx, js); err == nil {
+	if w, err := window.Open(ctx, js, window.WithEmptyFor(time.Second)); err == nil {
 		extra.Window = w
 	} else {
 		logger.Warn("commit window unreadable; pre-flight skips it and the receiver decides", "error", err)

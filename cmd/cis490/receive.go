@@ -135,7 +135,7 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 	} else if changed {
 		log.Info("consumer ack wait applied", "ack_wait", cfg.Receive.AckWait)
 	}
-	win, err := window.Open(ctx, js)
+	win, err := window.Open(ctx, js, window.WithEmptyFor(time.Second))
 	if err != nil {
 		return err
 	}
