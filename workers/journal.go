@@ -79,7 +79,22 @@ const compactAbove = 64 << 10
 // and delete churn), and an append is as safe: a crash mid-append leaves
 // at worst a torn last line, which ReadJournal skips, after a record that
 // was synced whole.
-func (p *Publisher) save(j *Journal) error {
+func (p *Publisher) save(j *Journal) error { return p.appendRecord(j, true) }
+
+// saveLazy appends j's record without an fsync: for a record whose loss in
+// a power cut costs only work done again, never an episode or a verdict.
+// The record before it is read instead, and resuming from it is safe: an
+// upload's progress lost means segments looked up or sent again; "waiting"
+// lost is "submitting" with the same manifest, which submits the same
+// Nats-Msg-Id again (the stream drops the duplicate, and a decided
+// submission is never judged again). A process killed after the write
+// keeps the record: the kernel has it. The next synced save makes it
+// durable with everything before it. The records that must survive a
+// power cut are synced: the first, "submitting" (the manifest, before it
+// is published) and "retiring" (the destination, before the move).
+func (p *Publisher) saveLazy(j *Journal) error { return p.appendRecord(j, false) }
+
+func (p *Publisher) appendRecord(j *Journal, sync bool) error {
 	j.Version = journalVersion
 	j.UpdatedAt = p.now().UTC()
 	b, err := json.Marshal(j)
@@ -106,7 +121,7 @@ func (p *Publisher) save(j *Journal) error {
 	if err == nil {
 		_, err = f.Write(rec)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -182,12 +197,15 @@ func ReadJournal(path string) (*Journal, error) {
 	return nil, fmt.Errorf("journal %s is unreadable: %w", path, last)
 }
 
-// remove deletes the journal of id, durably.
+// remove deletes the journal of id. The directory is not synced: a
+// journal that a power cut brings back is "retiring", and retiring again
+// finds the episode at its destination, rewrites the marker file and
+// removes the journal again.
 func (p *Publisher) remove(id string) error {
 	if err := os.Remove(p.journalPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove journal: %w", err)
 	}
-	return durable.SyncDir(p.dirs.outbox)
+	return nil
 }
 
 // journals lists the ids with a journal in outbox/.

@@ -106,7 +106,9 @@ func (p *Publisher) process(ctx context.Context, id string) (*Outcome, error) {
 			}
 			crashAt(StepPublished)
 			j.State, j.SubmittedAt = Waiting, p.now().UTC()
-			if err := p.save(j); err != nil {
+			// Lazy: lost, the journal says "submitting", and the same
+			// Nats-Msg-Id is submitted again.
+			if err := p.saveLazy(j); err != nil {
 				return nil, err
 			}
 			log.Info("submitted", "submission", j.MsgID)
@@ -246,9 +248,10 @@ func (p *Publisher) upload(ctx context.Context, id string, j *Journal) (objectst
 			j.StoredSegments = append(j.StoredSegments, seg)
 			// After the last segment the journal is saved at once as
 			// Submitting, with the manifest: a save here would only cost
-			// an append and an fsync.
+			// an append. Lazy: progress lost costs segments looked up or
+			// sent again.
 			if !last {
-				if err := p.save(j); err != nil {
+				if err := p.saveLazy(j); err != nil {
 					p.log.Warn("journal progress not saved", "episode", id, "error", err)
 				}
 			}
