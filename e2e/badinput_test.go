@@ -273,7 +273,7 @@ func badReceiver(t testing.TB, url, archive string, maxFiles int, maxBytes int64
 	cmd := exec.Command(bin, "receive", "--server", url, "--archive-dir", archive, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "CIS490_RECEIVE_MAX_FILES="+strconv.Itoa(maxFiles),
 		"CIS490_RECEIVE_MAX_EPISODE_BYTES="+strconv.FormatInt(maxBytes, 10)+"B")
-	out := &syncBuffer{}
+	out := &hubtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -42,13 +42,13 @@ func diskMetric(port int, name string) float64 {
 
 // diskPublisher starts the `cis490 publish` daemon on data with env added,
 // serving metrics on the port it returns.
-func diskPublisher(t *testing.T, url, data string, env ...string) (*exec.Cmd, *syncBuffer, int) {
+func diskPublisher(t *testing.T, url, data string, env ...string) (*exec.Cmd, *hubtest.Buffer, int) {
 	t.Helper()
 	mport := freePort(t)
 	cmd := publishCmd(url, data)
 	cmd.Env = append(cmd.Env, append([]string{"CIS490_SHIP_SCAN_INTERVAL=200ms",
 		"CIS490_METRICS_LISTEN=127.0.0.1:" + strconv.Itoa(mport)}, env...)...)
-	out := &syncBuffer{}
+	out := &hubtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func TestHubReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "nats://127.0.0.1:" + strconv.Itoa(freePort(t))
-	var logs syncBuffer
+	var logs hubtest.Buffer
 	cmd := exec.Command(bin, "hub", "--config", conf, "--store", t.TempDir(), "--listen", strings.TrimPrefix(url, "nats://"), "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,7 +149,7 @@ func TestResumeAfterHubStop(t *testing.T) {
 	mport := freePort(t)
 	pub := publishCmd(h.url, data)
 	pub.Env = append(pub.Env, "CIS490_SHIP_SEGMENT_SIZE=64MiB", "CIS490_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(mport))
-	var out syncBuffer
+	var out hubtest.Buffer
 	pub.Stdout, pub.Stderr = &out, &out
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)
@@ -220,24 +219,6 @@ func TestResumeAfterHubStop(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestPublisherWatchdog runs `cis490 publish` under a fake systemd with a
 // 1 s watchdog and a scan every 100 ms: READY=1 arrives and WATCHDOG=1 keeps
 // coming, also after a scan pass that panics; once a pass hangs, no
@@ -246,12 +227,12 @@ func TestPublisherWatchdog(t *testing.T) {
 	t.Parallel()
 	h := startHub(t, t.TempDir(), freePort(t))
 	procs := map[*notifytest.Socket]*exec.Cmd{}
-	run := func(t *testing.T, fault string) (*notifytest.Socket, *syncBuffer) {
+	run := func(t *testing.T, fault string) (*notifytest.Socket, *hubtest.Buffer) {
 		sd := notifytest.Listen(t)
 		cmd := publishCmd(h.url, t.TempDir())
 		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sd.Path, "WATCHDOG_USEC=1000000",
 			"CIS490_SHIP_SCAN_INTERVAL=100ms", "CIS490_FAULT_PASS="+fault)
-		out := &syncBuffer{}
+		out := &hubtest.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -334,7 +315,7 @@ func TestPublisherSIGTERM(t *testing.T) {
 	cmd := publishCmd(h.url, data)
 	cmd.Env = append(cmd.Env, "CIS490_SHIP_SEGMENT_SIZE=4MiB", "CIS490_SHIP_MAX_RATE=8MiB",
 		"CIS490_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(mport))
-	out := &syncBuffer{}
+	out := &hubtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -555,7 +555,7 @@ func secPipeline(t *testing.T, h *secHub) {
 	rconf := filepath.Join(dir, "receiver.toml")
 	secWriteTOML(t, rconf, h.opts("receiver"), "[receive]\narchive_dir = "+strconv.Quote(filepath.Join(dir, "archive"))+"\n")
 	rcv := exec.Command(bin, "receive", "--config", rconf, "--log-format", "json")
-	var rlog syncBuffer
+	var rlog hubtest.Buffer
 	rcv.Stdout, rcv.Stderr = &rlog, &rlog
 	if err := rcv.Start(); err != nil {
 		t.Fatal(err)

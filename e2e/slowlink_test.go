@@ -149,9 +149,9 @@ func (l *slowLink) metric(ns string, port int, name string) float64 {
 }
 
 // slowStart starts cmd with its output in a buffer, killed at cleanup.
-func slowStart(t *testing.T, what string, cmd *exec.Cmd) *syncBuffer {
+func slowStart(t *testing.T, what string, cmd *exec.Cmd) *hubtest.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &hubtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package housekeep
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cis490/cis490/durable"
+	"github.com/cis490/cis490/hub/hubtest"
 )
 
 const day = 24 * time.Hour
@@ -30,9 +30,9 @@ func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // newTestCleaner returns a Cleaner of dir on a clock set to start, whose
 // directory reads are counted in *reads, logging JSON to the returned buffer.
-func newTestCleaner(t testing.TB, dir string, keepDays int, interval time.Duration, start time.Time) (*Cleaner, *clock, *int, *syncBuffer) {
+func newTestCleaner(t testing.TB, dir string, keepDays int, interval time.Duration, start time.Time) (*Cleaner, *clock, *int, *hubtest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &hubtest.Buffer{}
 	c := NewCleaner(dir, keepDays, interval, slog.New(slog.NewJSONHandler(logs, nil)))
 	clk := &clock{t: start}
 	c.SetClock(clk.Now)
@@ -42,24 +42,6 @@ func newTestCleaner(t testing.TB, dir string, keepDays int, interval time.Durati
 		return os.ReadDir(d)
 	}
 	return c, clk, reads, logs
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // makeEntry creates dir/name as a directory holding a file, with marker

@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -210,28 +208,10 @@ func TestStartConfigFile(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStartWithAuthorizationSkipsResources(t *testing.T) {
 	t.Parallel()
 	conf := writeConf(t, "authorization {\n  user: admin\n  password: s3cret\n}\n")
-	var logs syncBuffer
+	var logs hubtest.Buffer
 	h := start(t, hub.Options{
 		ConfigFile: conf,
 		StoreDir:   t.TempDir(),

@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net"
@@ -9,10 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cis490/cis490/hub/hubtest"
 )
 
 // listenNotify opens a unixgram socket in a fresh temp dir, as systemd's
@@ -114,22 +114,7 @@ func requireDatagrams(t testing.TB, conn *net.UnixConn, step string, want ...str
 }
 
 // logBuffer collects a logger's text output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ hubtest.Buffer }
 
 // count returns how many log lines contain every one of parts.
 func (b *logBuffer) count(parts ...string) int {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -210,7 +209,7 @@ no_auth_user: admin
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs hubtest.Buffer
 	p, err := workers.New(t.Context(), ljs, workers.Options{Host: host, DataDir: e.data, Settle: time.Nanosecond,
 		SegmentSize: objectstore.MinSegmentSize, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -232,22 +231,4 @@ no_auth_user: admin
 	if n := strings.Count(logs.String(), "segments not announced"); n != 1 {
 		t.Fatalf("%d warnings of segments not announced over two episodes, want 1:\n%s", n, logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -138,7 +136,7 @@ func hubTestFreePort(t testing.TB) int {
 // hubProcess is a running cis490 process.
 type hubProcess struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *hubtest.Buffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, set before done is closed
 }
@@ -155,7 +153,7 @@ func (p *hubProcess) exited() bool {
 // startHubProcess starts bin with args; it is killed in t.Cleanup if still running.
 func startHubProcess(t testing.TB, bin string, args ...string) *hubProcess {
 	t.Helper()
-	p := &hubProcess{cmd: exec.Command(bin, args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &hubProcess{cmd: exec.Command(bin, args...), stderr: &hubtest.Buffer{}, done: make(chan struct{})}
 	p.cmd.Dir = t.TempDir()
 	p.cmd.Env = append(os.Environ(), "NATS_URL=", "NATS_CONTEXT=")
 	p.cmd.Stdout = p.stderr
@@ -174,22 +172,4 @@ func startHubProcess(t testing.TB, bin string, args ...string) *hubProcess {
 		}
 	})
 	return p
-}
-
-// lockedBuffer is a bytes.Buffer written by a process and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
