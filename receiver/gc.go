@@ -284,17 +284,16 @@ func pendingSegments(ctx context.Context, js jetstream.JetStream, host string) (
 	return out, nil
 }
 
-// The bounds of a sweep. nats.go's listers (ObjectStoreNames, and List,
-// which watches the bucket's metadata) wait as long as their context for
-// an answer: a request or reply lost while a cluster node died left the
-// receivers' GC waiting for good, and no sweep ran again (the full
-// TestCluster found it: the goroutine was in ObjectStoreNames for minutes).
-// A listing gets gcListTimeout, a whole sweep gcSweepTimeout; either
-// exceeded, the sweep fails with a warning and the next one starts afresh.
-var (
-	gcListTimeout  = time.Minute
-	gcSweepTimeout = 30 * time.Minute
-)
+// gcListTimeout bounds each listing of a sweep. nats.go's listers
+// (ObjectStoreNames, and List, which watches the bucket's metadata) wait as
+// long as their context for an answer, and RunGC's context is the
+// receiver's life: a request or reply lost while a cluster node died left
+// the GC waiting for good, and no sweep ran again (the full TestCluster
+// found it: the goroutine was in ObjectStoreNames for minutes). The sweep's
+// single requests need no bound of ours: on a context without a deadline,
+// nats.go gives each its default 5 s. So the sweep's own context must not
+// get one either, or every request would wait as long as it.
+var gcListTimeout = time.Minute
 
 // RunGC sweeps every interval until ctx is done. Errors are logged and the
 // next sweep tries again.
@@ -306,10 +305,7 @@ func (r *Receiver) RunGC(ctx context.Context, interval, grace time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			sctx, cancel := context.WithTimeout(ctx, gcSweepTimeout)
-			_, err := r.SweepOrphans(sctx, grace)
-			cancel()
-			if err != nil && ctx.Err() == nil {
+			if _, err := r.SweepOrphans(ctx, grace); err != nil && ctx.Err() == nil {
 				r.log.Warn("orphan sweep failed; next in one interval", "error", err, "interval", interval)
 			}
 		}
