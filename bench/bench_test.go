@@ -38,6 +38,9 @@ func TestBenchSmoke(t *testing.T) {
 	if got, want := len(rep.Results), len(ws)*3; got != want {
 		t.Fatalf("bench.Run gave %d results, want %d\n%s", got, want, out.String())
 	}
+	if got := strings.Count(out.String(), "(warm-up, not counted)"); got != len(ws) {
+		t.Errorf("bench.Run printed %d warm-up runs, want one per workload, %d\n%s", got, len(ws), out.String())
+	}
 	for _, r := range rep.Results {
 		if !r.OK() {
 			t.Errorf("%s on %s: %d/%d arrived: %s", r.System, r.Workload, r.Done, r.Workload.Count, r.Err)
