@@ -1,6 +1,7 @@
 // Package hubtest starts embedded cis490 hubs and JetStream clusters for
 // tests, each in its own t.TempDir() on random loopback ports, stopped in
-// t.Cleanup. It also has the polling helper CheckFor.
+// t.Cleanup. It also has the polling helper CheckFor, a Buffer safe for
+// concurrent writers, and a Proxy that can silence a link.
 //
 // Server log lines go to t.Output() at warn level and above; set
 // CIS490_TEST_LOG=debug (or info, error) to change the level.
