@@ -39,7 +39,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("bench.Run gave %d results, want %d\n%s", got, want, out.String())
 	}
 	if got := strings.Count(out.String(), "(warm-up, not counted)"); got != len(ws) {
-		t.Errorf("bench.Run printed %d warm-up runs, want one per workload, %d\n%s", got, len(ws), out.String())
+		t.Errorf("bench.Run printed %d warm-up runs, want one per run of each workload, %d\n%s", got, len(ws), out.String())
 	}
 	for _, r := range rep.Results {
 		if !r.OK() {

@@ -22,10 +22,11 @@ func newBenchCmd(g *globals) *cobra.Command {
 cis490 end to end (the real 'cis490 publish --once' and 'cis490 receive'
 processes: episode directory to accepted verdict to shipped/) and the stock
 ceiling (the same packed bytes through one stock ObjectStore.Put and Get
-per episode, each side its own process). Each workload starts with one
-cis490 run that is not counted (--no-warmup skips it): on a VM that hands
-freed memory back to its host, the first system measured would pay for
-getting it back. It prints a line per measurement, then the medians, each
+per episode, each side its own process). Each run of a workload starts
+with a cis490 run that is not counted (--no-warmup skips it): on a VM that
+hands freed memory back to its host, the system measured right after the
+episodes were generated, or after the last run deleted its copies, would
+pay for getting it back. It prints a line per measurement, then the medians, each
 process's peak RSS, cis490/stock and the targets.
 Episodes are random bytes; the bench needs free disk of about three times
 the largest workload under --dir.
@@ -78,7 +79,7 @@ the largest workload under --dir.
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&noWarmup, "no-warmup", false, "skip the unmeasured cis490 run that starts each workload (it absorbs a VM's first-touch cost of fresh memory)")
+	f.BoolVar(&noWarmup, "no-warmup", false, "skip the unmeasured cis490 run that starts each run of a workload (it absorbs a VM's first-touch cost of memory freed before)")
 	f.BoolVar(&only, "cis490-only", false, "measure cis490 alone, without the stock client or the old design (for comparing two builds of cis490)")
 	f.IntVar(&runs, "runs", 3, "runs of each workload; the table shows medians")
 	f.StringVar(&workloads, "workloads", "1000x100KiB,20x64MiB,2x1GiB,1x4GiB", "comma-separated COUNTxSIZE episode workloads")
