@@ -157,3 +157,27 @@ func TestSweepOnASilentLink(t *testing.T) {
 		t.Fatal("sweep still waiting 30 s after the link went silent; its listings are bounded by 1 s")
 	}
 }
+
+// TestSweepKeepsAnEpisodeSubmittedMeanwhile: an upload that took longer
+// than the grace has old segments when it is submitted. Submitted after
+// the sweep first read the references and before it deleted (the full
+// TestCluster hit it, and the episode was accepted), its segments stay:
+// the sweep reads the references again right before deleting. Not
+// parallel: it sets the package's seam.
+func TestSweepKeepsAnEpisodeSubmittedMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	m := e.upload(episode(t, "ep-slow", commit, map[string]string{"d": noise(200 << 10)}))
+	defer receiver.SetGCBeforeDelete(func() { e.submit(m.EpisodeID, m.ArchiveSHA256, 1, m) })()
+	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gc.SweepOrphans(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.stored(m); n != len(m.Segments) || res.Segments != 0 {
+		t.Fatalf("sweep deleted %d segments; %d of %d of the episode submitted during the sweep are left, want all",
+			res.Segments, n, len(m.Segments))
+	}
+}
