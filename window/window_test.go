@@ -182,18 +182,24 @@ func TestBadCommitRejected(t *testing.T) {
 	}
 }
 
+// allowsCheck returns a check that w.Allows(c) is want, its failures
+// prefixed with when().
+func allowsCheck(t *testing.T, w *Window, when func() string) func(c string, want bool) {
+	return func(c string, want bool) {
+		t.Helper()
+		got, err := w.Allows(t.Context(), c)
+		if err != nil || got != want {
+			t.Errorf("%sAllows(%s) = %v, %v; want %v", when(), c, got, err, want)
+		}
+	}
+}
+
 func TestAllows(t *testing.T) {
 	t.Parallel()
 	w, _ := openWindow(t)
 	ctx := t.Context()
 	in, out := commit(1), commit(2)
-	allows := func(c string, want bool) {
-		t.Helper()
-		got, err := w.Allows(ctx, c)
-		if err != nil || got != want {
-			t.Errorf("Allows(%s) = %v, %v; want %v", c, got, err, want)
-		}
-	}
+	allows := allowsCheck(t, w, func() string { return "" })
 
 	allows(in, true) // never-used window: empty
 	allows(out, true)
@@ -219,13 +225,7 @@ func TestAllowsEmptyFor(t *testing.T) {
 	w, js := openWindow(t, WithClock(func() time.Time { return now }), WithEmptyFor(time.Second))
 	ctx := t.Context()
 	in, out := commit(1), commit(2)
-	allows := func(c string, want bool) {
-		t.Helper()
-		got, err := w.Allows(ctx, c)
-		if err != nil || got != want {
-			t.Errorf("at %s, Allows(%s) = %v, %v; want %v", now.Format("15:04:05.000"), c, got, err, want)
-		}
-	}
+	allows := allowsCheck(t, w, func() string { return "at " + now.Format("15:04:05.000") + ", " })
 	allows(out, true) // found empty
 	other, err := Open(ctx, js, WithAddedBy("admin@hub"))
 	if err != nil {
