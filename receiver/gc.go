@@ -124,28 +124,47 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 	}
 	cutoff := time.Now().Add(-grace)
 	live := map[string]bool{}
-	accepted := map[string]bool{}
+	accepted := map[string]bool{} // an episode's verdict, read once per reading
+	isAccepted := func(episode string) (bool, error) {
+		keep, ok := accepted[episode]
+		if !ok {
+			v, _, err := s.verdict(ctx, subjects.VerdictKey(host, episode))
+			if err != nil {
+				return false, fmt.Errorf("gc: %w", err)
+			}
+			keep = v != nil && v.AcceptedSHA256 != ""
+			accepted[episode] = keep
+		}
+		return keep, nil
+	}
 	type doomed struct {
 		info    *jetstream.ObjectInfo
 		episode string
 		expired bool
 	}
 	var orphans []doomed
+	// The grace runs from an episode's newest segment, not each segment's
+	// own time: an upload held up longer than grace (a dropped link, a
+	// node failing over) still has its first segments on the hub, the
+	// publisher's journal lists them as stored, and deleting them made
+	// its submission corrupt (the full TestCluster: 4 segments 103 s old
+	// deleted while the rest uploaded, with a 1 min grace).
+	newest := map[string]time.Time{}
+	for _, info := range infos {
+		if episode, _, err := subjects.ParseSegmentObject(info.Name); err == nil && info.ModTime.After(newest[episode]) {
+			newest[episode] = info.ModTime
+		}
+	}
 	for _, info := range infos {
 		live[info.NUID] = true
 		episode, _, err := subjects.ParseSegmentObject(info.Name)
-		if err != nil || info.ModTime.After(cutoff) || pending[info.Name] {
+		if err != nil || newest[episode].After(cutoff) || pending[info.Name] {
 			res.Kept++
 			continue
 		}
-		keep, ok := accepted[episode]
-		if !ok {
-			v, _, err := s.verdict(ctx, subjects.VerdictKey(host, episode))
-			if err != nil {
-				return fmt.Errorf("gc: %w", err)
-			}
-			keep = v != nil && v.AcceptedSHA256 != ""
-			accepted[episode] = keep
+		keep, err := isAccepted(episode)
+		if err != nil {
+			return err
 		}
 		expired := keep && s.acceptedKeep > 0 && info.ModTime.Before(time.Now().Add(-s.acceptedKeep))
 		if keep && !expired {
@@ -170,14 +189,9 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 	}
 	for _, o := range orphans {
 		if !s.measure && !o.expired {
-			keep, ok := accepted[o.episode]
-			if !ok {
-				v, _, err := s.verdict(ctx, subjects.VerdictKey(host, o.episode))
-				if err != nil {
-					return fmt.Errorf("gc: %w", err)
-				}
-				keep = v != nil && v.AcceptedSHA256 != ""
-				accepted[o.episode] = keep
+			keep, err := isAccepted(o.episode)
+			if err != nil {
+				return err
 			}
 			if keep || pending[o.info.Name] {
 				res.Kept++

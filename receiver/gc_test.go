@@ -181,3 +181,30 @@ func TestSweepKeepsAnEpisodeSubmittedMeanwhile(t *testing.T) {
 			res.Segments, n, len(m.Segments))
 	}
 }
+
+// TestSweepGraceRunsFromTheNewestSegment: an upload held up longer than
+// the grace has old first segments and young last ones; none of them is
+// an orphan until the newest is older than the grace.
+func TestSweepGraceRunsFromTheNewestSegment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	first := e.upload(episode(t, "ep-held", commit, map[string]string{"d": noise(200 << 10)}))
+	time.Sleep(1500 * time.Millisecond)
+	// More of the same episode, stored later (other bytes, other segments).
+	later := e.upload(episode(t, "ep-held", commit, map[string]string{"d": noise(300 << 10)}))
+	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gc.SweepOrphans(t.Context(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.stored(first); n != len(first.Segments) || res.Segments != 0 {
+		t.Fatalf("sweep with a 1 s grace deleted %d segments, %d of the %d first ones left; want none deleted: the episode's newest segment is younger",
+			res.Segments, n, len(first.Segments))
+	}
+	if n := e.stored(later); n != len(later.Segments) {
+		t.Fatalf("%d of the %d later segments left", n, len(later.Segments))
+	}
+}
