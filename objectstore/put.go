@@ -88,7 +88,14 @@ func (s *Store) putObject(ctx context.Context, r io.Reader, name func() (name, d
 			}
 			m := nats.NewMsg(chunkSubj)
 			m.Data = chunk[:n] // the client copies it into its write buffer
-			f, err := s.js.PublishMsgAsync(m)
+			// No retry: on no responders (a leader election) nats.go
+			// would publish m again 250 ms later, and m.Data is this one
+			// buffer, by then holding a later chunk: the object stored
+			// with wrong bytes (TestPutChunkMeetingNoResponders; the full
+			// TestCluster found it as corrupt verdicts after a node
+			// kill). The put fails instead and the upload sends the
+			// segment again.
+			f, err := s.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(0))
 			if err != nil {
 				return fail(fmt.Errorf("chunk %d: %w", chunks, err))
 			}
