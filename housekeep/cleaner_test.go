@@ -75,20 +75,6 @@ func setMtime(t testing.TB, path string, mtime time.Time) {
 	}
 }
 
-// names returns the sorted names in dir.
-func names(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 // TestMaybeRunKeepDays dates entries by their marker files: with keep_days
 // 30, an entry quarantined 29 days ago stays and one of 31 days goes, what
 // ever the mtime of the directory itself.
@@ -116,7 +102,7 @@ func TestMaybeRunKeepDays(t *testing.T) {
 	if want := []string{"q-31d", "v-31d"}; !slices.Equal(removed, want) {
 		t.Errorf("MaybeRun() removed %q, want %q", removed, want)
 	}
-	if got, want := names(t, dir), []string{"both", "old-dir-new-marker", "q-29d", "q-30d", "v-29d"}; !slices.Equal(got, want) {
+	if got, want := hubtest.Names(t, dir), []string{"both", "old-dir-new-marker", "q-29d", "q-30d", "v-29d"}; !slices.Equal(got, want) {
 		t.Errorf("after MaybeRun, %s holds %q, want %q", dir, got, want)
 	}
 
@@ -224,7 +210,7 @@ func TestMaybeRunInterval(t *testing.T) {
 	step("same instant", false, 1, nil)
 	clk.Advance(59 * time.Minute)
 	step("after 59m", false, 1, nil)
-	if got := names(t, dir); !slices.Equal(got, []string{"old"}) {
+	if got := hubtest.Names(t, dir); !slices.Equal(got, []string{"old"}) {
 		t.Errorf("within the interval, %s holds %q, want [old]", dir, got)
 	}
 	clk.Advance(time.Minute)
@@ -268,7 +254,7 @@ func TestMaybeRunDisabled(t *testing.T) {
 		if *reads != 0 {
 			t.Errorf("keep_days %d: %d directory reads, want 0", keepDays, *reads)
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"ancient"}) {
+		if got := hubtest.Names(t, dir); !slices.Equal(got, []string{"ancient"}) {
 			t.Errorf("keep_days %d: %s holds %q, want [ancient]", keepDays, dir, got)
 		}
 	}
@@ -305,7 +291,7 @@ func TestMaybeRunSkipsTemp(t *testing.T) {
 	if err != nil || !ran || !slices.Equal(removed, []string{"ep"}) {
 		t.Errorf("MaybeRun() = %q, %v, %v; want [ep], ran, no error", removed, ran, err)
 	}
-	if got, want := names(t, dir), []string{tmpDir, tmpFile}; !slices.Equal(got, want) {
+	if got, want := hubtest.Names(t, dir), []string{tmpDir, tmpFile}; !slices.Equal(got, want) {
 		t.Errorf("after MaybeRun, %s holds %q, want %q", dir, got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cis490/cis490/hub/hubtest"
 )
 
 // TestExpired lists what MaybeRun would remove, removes nothing, and agrees
@@ -46,7 +48,7 @@ func TestExpired(t *testing.T) {
 			if !slices.Equal(gotNames, tt.want) {
 				t.Errorf("Expired(%d days) = %q, want %q", tt.keepDays, gotNames, tt.want)
 			}
-			if n := len(names(t, dir)); n != 4 {
+			if n := len(hubtest.Names(t, dir)); n != 4 {
 				t.Errorf("after Expired, %s holds %d entries, want 4: nothing removed", dir, n)
 			}
 			c, _, _, _ := newTestCleaner(t, dir, tt.keepDays, time.Hour, now)

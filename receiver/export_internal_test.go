@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cis490/cis490/durable"
+	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/objectstore"
 )
 
@@ -96,17 +97,7 @@ func TestExportCommitTwice(t *testing.T) {
 		}
 		return ex
 	}
-	names := func() []string {
-		entries, err := os.ReadDir(hostDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, e := range entries {
-			out = append(out, e.Name())
-		}
-		return out
-	}
+	names := func() []string { return hubtest.Names(t, hostDir) }
 
 	first, second := prepare("aa", "one"), prepare("aa", "one")
 	for _, ex := range []*export{first, second} {
