@@ -149,16 +149,20 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 	// publisher's journal lists them as stored, and deleting them made
 	// its submission corrupt (the full TestCluster: 4 segments 103 s old
 	// deleted while the rest uploaded, with a 1 min grace).
+	episodes := make([]string, len(infos)) // "" for an object not a segment
 	newest := map[string]time.Time{}
-	for _, info := range infos {
-		if episode, _, err := subjects.ParseSegmentObject(info.Name); err == nil && info.ModTime.After(newest[episode]) {
-			newest[episode] = info.ModTime
+	for i, info := range infos {
+		if episode, _, err := subjects.ParseSegmentObject(info.Name); err == nil {
+			episodes[i] = episode
+			if info.ModTime.After(newest[episode]) {
+				newest[episode] = info.ModTime
+			}
 		}
 	}
-	for _, info := range infos {
+	for i, info := range infos {
 		live[info.NUID] = true
-		episode, _, err := subjects.ParseSegmentObject(info.Name)
-		if err != nil || newest[episode].After(cutoff) || pending[info.Name] {
+		episode := episodes[i]
+		if episode == "" || newest[episode].After(cutoff) || pending[info.Name] {
 			res.Kept++
 			continue
 		}

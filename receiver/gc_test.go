@@ -30,10 +30,7 @@ func TestSweepOrphans(t *testing.T) {
 		}
 	}
 
-	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc := e.gc()
 	res, err := gc.SweepOrphans(t.Context(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -168,10 +165,7 @@ func TestSweepKeepsAnEpisodeSubmittedMeanwhile(t *testing.T) {
 	e := newEnv(t)
 	m := e.upload(episode(t, "ep-slow", commit, map[string]string{"d": noise(200 << 10)}))
 	defer receiver.SetGCBeforeDelete(func() { e.submit(m.EpisodeID, m.ArchiveSHA256, 1, m) })()
-	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc := e.gc()
 	res, err := gc.SweepOrphans(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -192,10 +186,7 @@ func TestSweepGraceRunsFromTheNewestSegment(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	// More of the same episode, stored later (other bytes, other segments).
 	later := e.upload(episode(t, "ep-held", commit, map[string]string{"d": noise(300 << 10)}))
-	gc, err := receiver.New(t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc := e.gc()
 	res, err := gc.SweepOrphans(t.Context(), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -207,4 +198,14 @@ func TestSweepGraceRunsFromTheNewestSegment(t *testing.T) {
 	if n := e.stored(later); n != len(later.Segments) {
 		t.Fatalf("%d of the %d later segments left", n, len(later.Segments))
 	}
+}
+
+// gc returns a receiver on env's hub that is not running, for its sweeps.
+func (e *env) gc() *receiver.Receiver {
+	e.t.Helper()
+	r, err := receiver.New(e.t.Context(), e.js, receiver.Options{Logger: hubtest.Logger(e.t)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
 }
