@@ -14,6 +14,7 @@ import (
 
 // Sizes used by the defaults.
 const (
+	kib = 1 << 10
 	mib = 1 << 20
 	gib = 1 << 30
 )
@@ -40,9 +41,21 @@ type ResourceOptions struct {
 	SubmissionsDuplicates time.Duration
 	// SubmissionsMaxMsgSize caps one manifest, in bytes.
 	SubmissionsMaxMsgSize int32
+	// SubmissionsPerHost caps the submissions waiting on one host's
+	// subject: past it, that host's next submission is refused by the
+	// server at once (DiscardNewPerSubject), and no other host's. A
+	// publisher has at most its concurrency (8 by default) in flight.
+	SubmissionsPerHost int64
 
 	// VerdictHistory is the number of revisions CIS490_VERDICTS keeps per key (1 to 64).
 	VerdictHistory uint8
+	// VerdictMaxValueSize caps one verdict, in bytes. The receiver bounds
+	// every field that comes from a lab host, so a verdict is a few hundred
+	// bytes; the cap makes any other writer's mistake an error, not growth.
+	VerdictMaxValueSize int32
+	// VerdictMaxBytes caps CIS490_VERDICTS (-1 unlimited): new verdicts are
+	// refused past it, so cis490 doctor --hub warns at 80%.
+	VerdictMaxBytes int64
 
 	// QuarantineMaxAge drops reject records older than this (0 keeps them forever).
 	QuarantineMaxAge time.Duration
@@ -50,11 +63,21 @@ type ResourceOptions struct {
 	QuarantineMaxBytes int64
 	// QuarantineMaxMsgs caps the number of reject records (-1 unlimited).
 	QuarantineMaxMsgs int64
+	// QuarantinePerSubject caps the records kept per host and reason
+	// (cis490.nack.<host>.<reason>), the oldest of that host and reason
+	// going first: a host flooding rejects evicts only its own records.
+	QuarantinePerSubject int64
+	// RecordMaxMsgSize caps one record of CIS490_QUARANTINE and
+	// CIS490_ACCEPTED, in bytes.
+	RecordMaxMsgSize int32
 
 	// AcceptedMaxAge drops announcements older than this (0 keeps them forever).
 	AcceptedMaxAge time.Duration
 	// AcceptedMaxBytes caps CIS490_ACCEPTED; the oldest announcements go first (-1 unlimited).
 	AcceptedMaxBytes int64
+	// AcceptedPerHost caps the announcements kept per host, the oldest of
+	// that host going first (-1 unlimited).
+	AcceptedPerHost int64
 
 	// HostQuota is the MaxBytes of each EPISODES_<HOST> bucket (-1 unlimited).
 	// On a single server every quota is reserved against the JetStream
@@ -81,12 +104,18 @@ func DefaultResourceOptions() ResourceOptions {
 		Storage:               jetstream.FileStorage,
 		SubmissionsDuplicates: 20 * time.Minute,
 		SubmissionsMaxMsgSize: 1 * mib,
+		SubmissionsPerHost:    100,
 		VerdictHistory:        5,
+		VerdictMaxValueSize:   16 * kib,
+		VerdictMaxBytes:       1 * gib,
 		QuarantineMaxAge:      30 * 24 * time.Hour,
 		QuarantineMaxBytes:    1 * gib,
 		QuarantineMaxMsgs:     -1,
+		QuarantinePerSubject:  1000,
+		RecordMaxMsgSize:      64 * kib,
 		AcceptedMaxAge:        0,
 		AcceptedMaxBytes:      1 * gib,
+		AcceptedPerHost:       100_000,
 		HostQuota:             10 * gib,
 		RecordDuplicates:      24 * time.Hour,
 		ReceiverAckWait:       2 * time.Minute,
@@ -106,6 +135,18 @@ func (o ResourceOptions) Validate() error {
 		return fmt.Errorf("resource options: SubmissionsDuplicates %s: want at least %s", o.SubmissionsDuplicates, MinSubmissionsDuplicates)
 	case o.SubmissionsMaxMsgSize <= 0:
 		return fmt.Errorf("resource options: SubmissionsMaxMsgSize %d: want > 0", o.SubmissionsMaxMsgSize)
+	case o.SubmissionsPerHost <= 0:
+		return fmt.Errorf("resource options: SubmissionsPerHost %d: want > 0", o.SubmissionsPerHost)
+	case o.VerdictMaxValueSize <= 0:
+		return fmt.Errorf("resource options: VerdictMaxValueSize %d: want > 0", o.VerdictMaxValueSize)
+	case !limit(o.VerdictMaxBytes):
+		return fmt.Errorf("resource options: VerdictMaxBytes %d: want > 0 or -1", o.VerdictMaxBytes)
+	case o.QuarantinePerSubject <= 0:
+		return fmt.Errorf("resource options: QuarantinePerSubject %d: want > 0", o.QuarantinePerSubject)
+	case o.RecordMaxMsgSize <= 0:
+		return fmt.Errorf("resource options: RecordMaxMsgSize %d: want > 0", o.RecordMaxMsgSize)
+	case !limit(o.AcceptedPerHost):
+		return fmt.Errorf("resource options: AcceptedPerHost %d: want > 0 or -1", o.AcceptedPerHost)
 	case o.VerdictHistory < 1 || o.VerdictHistory > jetstream.KeyValueMaxHistory:
 		return fmt.Errorf("resource options: VerdictHistory %d: want 1 to %d", o.VerdictHistory, jetstream.KeyValueMaxHistory)
 	case o.QuarantineMaxAge < 0:
@@ -132,20 +173,26 @@ func (o ResourceOptions) Validate() error {
 func limit(n int64) bool { return n > 0 || n == -1 }
 
 // SubmissionsConfig is CIS490_SUBMISSIONS: a work queue of manifests on
-// cis490.submit.<host>, kept until the receiver acks them.
+// cis490.submit.<host>, kept until the receiver acks them. Each host's
+// subject holds at most SubmissionsPerHost: the server refuses that host's
+// next one (DiscardNewPerSubject), so the stream holds at most hosts ×
+// SubmissionsPerHost × SubmissionsMaxMsgSize bytes, and a host flooding
+// it delays the others by at most its own SubmissionsPerHost submissions.
 func SubmissionsConfig(o ResourceOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        subjects.SubmissionsStream,
-		Description: "cis490 episode manifests submitted by lab hosts, one per attempt; work queue of the receiver",
-		Subjects:    []string{subjects.SubmitAll},
-		Retention:   jetstream.WorkQueuePolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxMsgs:     -1,
-		MaxBytes:    -1,
-		MaxMsgSize:  o.SubmissionsMaxMsgSize,
-		Duplicates:  o.SubmissionsDuplicates,
-		Storage:     o.Storage,
-		Replicas:    o.Replicas,
+		Name:                 subjects.SubmissionsStream,
+		Description:          "cis490 episode manifests submitted by lab hosts, one per attempt; work queue of the receiver",
+		Subjects:             []string{subjects.SubmitAll},
+		Retention:            jetstream.WorkQueuePolicy,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		MaxMsgsPerSubject:    o.SubmissionsPerHost,
+		MaxMsgs:              -1,
+		MaxBytes:             -1,
+		MaxMsgSize:           o.SubmissionsMaxMsgSize,
+		Duplicates:           o.SubmissionsDuplicates,
+		Storage:              o.Storage,
+		Replicas:             o.Replicas,
 	}
 }
 
@@ -153,17 +200,19 @@ func SubmissionsConfig(o ResourceOptions) jetstream.StreamConfig {
 // submission on cis490.nack.<host>.<reason>, dropped oldest first.
 func QuarantineConfig(o ResourceOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        subjects.QuarantineStream,
-		Description: "cis490 reject records written by the receiver, read by cis490 doctor",
-		Subjects:    []string{subjects.NackAll},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.QuarantineMaxAge,
-		MaxBytes:    o.QuarantineMaxBytes,
-		MaxMsgs:     o.QuarantineMaxMsgs,
-		Duplicates:  min(o.RecordDuplicates, maxAgeOr(o.QuarantineMaxAge)),
-		Storage:     o.Storage,
-		Replicas:    o.Replicas,
+		Name:              subjects.QuarantineStream,
+		Description:       "cis490 reject records written by the receiver, read by cis490 doctor",
+		Subjects:          []string{subjects.NackAll},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            o.QuarantineMaxAge,
+		MaxBytes:          o.QuarantineMaxBytes,
+		MaxMsgs:           o.QuarantineMaxMsgs,
+		MaxMsgsPerSubject: o.QuarantinePerSubject,
+		MaxMsgSize:        o.RecordMaxMsgSize,
+		Duplicates:        min(o.RecordDuplicates, maxAgeOr(o.QuarantineMaxAge)),
+		Storage:           o.Storage,
+		Replicas:          o.Replicas,
 	}
 }
 
@@ -180,17 +229,19 @@ func maxAgeOr(maxAge time.Duration) time.Duration {
 // on cis490.accepted.<host>, for downstream jobs.
 func AcceptedConfig(o ResourceOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        subjects.AcceptedStream,
-		Description: "cis490 accepted episodes announced by the receiver for downstream jobs",
-		Subjects:    []string{subjects.AcceptedAll},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.AcceptedMaxAge,
-		MaxBytes:    o.AcceptedMaxBytes,
-		MaxMsgs:     -1,
-		Duplicates:  min(o.RecordDuplicates, maxAgeOr(o.AcceptedMaxAge)),
-		Storage:     o.Storage,
-		Replicas:    o.Replicas,
+		Name:              subjects.AcceptedStream,
+		Description:       "cis490 accepted episodes announced by the receiver for downstream jobs",
+		Subjects:          []string{subjects.AcceptedAll},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            o.AcceptedMaxAge,
+		MaxBytes:          o.AcceptedMaxBytes,
+		MaxMsgs:           -1,
+		MaxMsgsPerSubject: o.AcceptedPerHost,
+		MaxMsgSize:        o.RecordMaxMsgSize,
+		Duplicates:        min(o.RecordDuplicates, maxAgeOr(o.AcceptedMaxAge)),
+		Storage:           o.Storage,
+		Replicas:          o.Replicas,
 	}
 }
 
@@ -198,11 +249,13 @@ func AcceptedConfig(o ResourceOptions) jetstream.StreamConfig {
 // <host>.<episode-id>, with a few revisions of history.
 func VerdictsConfig(o ResourceOptions) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:      subjects.VerdictsBucket,
-		Description: "cis490 verdicts keyed <host>.<episode-id>, written by the receiver",
-		History:     o.VerdictHistory,
-		Storage:     o.Storage,
-		Replicas:    o.Replicas,
+		Bucket:       subjects.VerdictsBucket,
+		Description:  "cis490 verdicts keyed <host>.<episode-id>, written by the receiver",
+		History:      o.VerdictHistory,
+		MaxValueSize: o.VerdictMaxValueSize,
+		MaxBytes:     o.VerdictMaxBytes,
+		Storage:      o.Storage,
+		Replicas:     o.Replicas,
 	}
 }
 

@@ -121,10 +121,11 @@ func TestStreamsAsBuilt(t *testing.T) {
 		maxMsgs    int64
 		maxMsgSize int32
 		duplicates time.Duration // 0: not checked
+		perSubject int64
 	}{
-		{subjects.SubmissionsStream, []string{subjects.SubmitAll}, jetstream.WorkQueuePolicy, jetstream.DiscardOld, 0, -1, -1, 1 << 20, 20 * time.Minute},
-		{subjects.QuarantineStream, []string{subjects.NackAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 30 * 24 * time.Hour, 1 << 30, -1, -1, 0},
-		{subjects.AcceptedStream, []string{subjects.AcceptedAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 0, 1 << 30, -1, -1, 0},
+		{subjects.SubmissionsStream, []string{subjects.SubmitAll}, jetstream.WorkQueuePolicy, jetstream.DiscardNew, 0, -1, -1, 1 << 20, 20 * time.Minute, 100},
+		{subjects.QuarantineStream, []string{subjects.NackAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 30 * 24 * time.Hour, 1 << 30, -1, 64 << 10, 0, 1000},
+		{subjects.AcceptedStream, []string{subjects.AcceptedAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 0, 1 << 30, -1, 64 << 10, 0, 100_000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +139,12 @@ func TestStreamsAsBuilt(t *testing.T) {
 			if c.MaxAge != tt.maxAge || c.MaxBytes != tt.maxBytes || c.MaxMsgs != tt.maxMsgs || c.MaxMsgSize != tt.maxMsgSize {
 				t.Errorf("MaxAge, MaxBytes, MaxMsgs, MaxMsgSize = %s, %d, %d, %d, want %s, %d, %d, %d",
 					c.MaxAge, c.MaxBytes, c.MaxMsgs, c.MaxMsgSize, tt.maxAge, tt.maxBytes, tt.maxMsgs, tt.maxMsgSize)
+			}
+			if c.MaxMsgsPerSubject != tt.perSubject {
+				t.Errorf("MaxMsgsPerSubject = %d, want %d", c.MaxMsgsPerSubject, tt.perSubject)
+			}
+			if want := tt.name == subjects.SubmissionsStream; c.DiscardNewPerSubject != want {
+				t.Errorf("DiscardNewPerSubject = %v, want %v", c.DiscardNewPerSubject, want)
 			}
 			if tt.duplicates != 0 && c.Duplicates != tt.duplicates {
 				t.Errorf("Duplicates = %s, want %s", c.Duplicates, tt.duplicates)
@@ -156,11 +163,13 @@ func TestKeyValuesAsBuilt(t *testing.T) {
 	t.Parallel()
 	_, js := connectHub(t)
 	tests := []struct {
-		bucket  string
-		history int64
+		bucket       string
+		history      int64
+		maxValueSize int32
+		maxBytes     int64
 	}{
-		{subjects.VerdictsBucket, 5},
-		{subjects.WindowBucket, 1},
+		{subjects.VerdictsBucket, 5, 16 << 10, 1 << 30},
+		{subjects.WindowBucket, 1, -1, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bucket, func(t *testing.T) {
@@ -174,6 +183,9 @@ func TestKeyValuesAsBuilt(t *testing.T) {
 			}
 			if st.History() != tt.history || st.TTL() != 0 {
 				t.Errorf("History, TTL = %d, %s, want %d, 0", st.History(), st.TTL(), tt.history)
+			}
+			if c := st.Config(); c.MaxValueSize != tt.maxValueSize || c.MaxBytes != tt.maxBytes {
+				t.Errorf("MaxValueSize, MaxBytes = %d, %d, want %d, %d", c.MaxValueSize, c.MaxBytes, tt.maxValueSize, tt.maxBytes)
 			}
 			if st.Config().Description == "" {
 				t.Error("Description is empty")
@@ -318,10 +330,10 @@ const jsStorageResourcesExceeded jetstream.ErrorCode = 10047
 // server every MaxBytes is reserved against max_store up front.
 func TestHostQuotaReservedAgainstMaxStore(t *testing.T) {
 	t.Parallel()
-	conf := writeConf(t, "jetstream {\n  max_file_store: 12GB\n}\n")
+	conf := writeConf(t, "jetstream {\n  max_file_store: 13GB\n}\n")
 	h := hubtest.RunServer(t, func(o *hub.Options) { o.ConfigFile = conf })
-	// 12GB in a nats-server config is 12 GiB: quarantine and accepted take
-	// 2 GiB, so exactly one 10 GiB host bucket fits.
+	// 13GB in a nats-server config is 13 GiB: quarantine, accepted and the
+	// verdicts take 3 GiB, so exactly one 10 GiB host bucket fits.
 	if _, err := h.EnsureHostBucket(t.Context(), "lab1"); err != nil {
 		t.Fatalf("EnsureHostBucket(lab1) = %v, want it to fit", err)
 	}
