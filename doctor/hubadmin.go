@@ -422,14 +422,14 @@ func HostRow(ctx context.Context, c *Conn, host string, since, grace time.Durati
 
 	var accepted int
 	var lastAccepted time.Time
-	aerr := c.scan(ctx, subjects.AcceptedStream, subjects.AcceptedSubject(host), now.Add(-since), true, func(m jetstream.Msg) {
+	aerr := c.scan(ctx, subjects.AcceptedStream, subjects.AcceptedSubject(host), "", now.Add(-since), true, func(m jetstream.Msg) {
 		accepted++
 		if md, err := m.Metadata(); err == nil && md.Timestamp.After(lastAccepted) {
 			lastAccepted = md.Timestamp
 		}
 	})
 	rej := newRejects()
-	nerr := c.scan(ctx, subjects.QuarantineStream, subjects.NackHostFilter(host), now.Add(-since), false, rej.add)
+	nerr := c.scan(ctx, subjects.QuarantineStream, subjects.NackHostFilter(host), "", now.Add(-since), false, rej.add)
 	var problems []string
 	for _, e := range []struct {
 		err  error

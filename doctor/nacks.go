@@ -16,7 +16,8 @@ const DefaultSince = 10 * time.Minute
 
 // Nacks is the "nacks" row: the reject records the receiver wrote about
 // host on subjects.NackHostFilter(host) in subjects.QuarantineStream in the
-// last since (DefaultSince if 0), read with an ordered consumer, grouped
+// last since (DefaultSince if 0), read through the host's one consumer
+// (subjects.NackReaderConsumer), grouped
 // by reason: "12 episodes rejected as out-of-window, 3 as unstamped",
 // out-of-window first, then unstamped, then the rest. Any out-of-window or
 // unstamped record is red (every episode recorded by that code will be
@@ -29,7 +30,7 @@ func Nacks(ctx context.Context, c *Conn, host string, since time.Duration, now t
 	}
 	filter := subjects.NackHostFilter(host)
 	rej := newRejects()
-	err := c.scan(ctx, subjects.QuarantineStream, filter, now.Add(-since), false, rej.add)
+	err := c.scan(ctx, subjects.QuarantineStream, filter, subjects.NackReaderConsumer(host), now.Add(-since), false, rej.add)
 	window := "in the last " + age(since)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
@@ -39,7 +40,7 @@ func Nacks(ctx context.Context, c *Conn, host string, since time.Duration, now t
 	case err != nil && !errors.Is(err, errTooMany):
 		what, _ := c.failure(err, subjects.QuarantineStream)
 		r := row("nacks", Yellow, "cannot read nack records ("+what+")")
-		r.Fix = fmt.Sprintf("ask the hub admin to let this host read %s on %s (an ordered consumer)", filter, subjects.QuarantineStream)
+		r.Fix = fmt.Sprintf("ask the hub admin to let this host read %s on %s through its consumer %s (cis490 hub provision writes users.conf so)", filter, subjects.QuarantineStream, subjects.NackReaderConsumer(host))
 		r.Details["filter"] = filter
 		r.Details["error"] = what
 		return r

@@ -20,19 +20,52 @@ const MaxRecords = 100_000
 var errTooMany = errors.New("more records than doctor reads")
 
 // scan calls each with every message of stream on filter stored since
-// since, oldest first, through an ordered consumer. It stops when the
-// consumer has nothing pending. headersOnly leaves the bodies on the
-// server. A scan that reached MaxRecords returns errTooMany.
-func (c *Conn) scan(ctx context.Context, stream, filter string, since time.Time, headersOnly bool, each func(jetstream.Msg)) error {
+// since, oldest first. It stops when the consumer has nothing pending.
+// headersOnly leaves the bodies on the server. A scan that reached
+// MaxRecords returns errTooMany.
+//
+// With name empty it reads through an ordered consumer (the admin's way).
+// A lab host may create no consumer on a shared stream but the one its
+// permissions name (subjects.NackReaderConsumer): with name set, scan
+// deletes a consumer of that name left by an earlier run, creates it, and
+// deletes it when done, so the host holds at most that one.
+func (c *Conn) scan(ctx context.Context, stream, filter, name string, since time.Time, headersOnly bool, each func(jetstream.Msg)) error {
 	rctx, cancel := c.request(ctx)
-	cons, err := c.JS.OrderedConsumer(rctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{filter},
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &since,
-		HeadersOnly:       headersOnly,
-		InactiveThreshold: 30 * time.Second,
-		MaxResetAttempts:  2,
-	})
+	var cons jetstream.Consumer
+	var err error
+	if name == "" {
+		cons, err = c.JS.OrderedConsumer(rctx, stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects:    []string{filter},
+			DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
+			OptStartTime:      &since,
+			HeadersOnly:       headersOnly,
+			InactiveThreshold: 30 * time.Second,
+			MaxResetAttempts:  2,
+		})
+	} else {
+		if derr := c.JS.DeleteConsumer(rctx, stream, name); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
+			err = derr
+		} else {
+			cons, err = c.JS.CreateConsumer(rctx, stream, jetstream.ConsumerConfig{
+				Name:              name,
+				Description:       "cis490 doctor: this host's reject records",
+				FilterSubject:     filter,
+				DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
+				OptStartTime:      &since,
+				AckPolicy:         jetstream.AckNonePolicy,
+				HeadersOnly:       headersOnly,
+				InactiveThreshold: 30 * time.Second,
+				MemoryStorage:     true,
+			})
+		}
+		if err == nil {
+			defer func() {
+				dctx, cancel := c.request(context.WithoutCancel(ctx))
+				defer cancel()
+				_ = c.JS.DeleteConsumer(dctx, stream, name) // else gone after its InactiveThreshold
+			}()
+		}
+	}
 	cancel()
 	if err != nil {
 		return err

@@ -85,13 +85,18 @@ func objectMeta(bucket, rest string) string { return "$O." + bucket + ".M." + re
 //     submissions stream's info;
 //   - announce its stored segments on cis490.announce.<host> and
 //     cis490.announce.<host>.<receiver>;
-//   - read its own verdicts (keys <host>.> of CIS490_VERDICTS: get and watch),
-//     its own nack records (an ordered consumer filtered on
-//     cis490.nack.<host>.> of CIS490_QUARANTINE) and the whole commit window;
-//   - subscribe only below its own inbox prefix _INBOX_<host>.
+//   - read its own verdicts (keys <host>.> of CIS490_VERDICTS: direct get,
+//     and a plain subscription to their subjects that hears each write),
+//     its own nack records (through one consumer named nacks_<host>,
+//     filtered on cis490.nack.<host>.> of CIS490_QUARANTINE) and the whole
+//     commit window (stream info and direct gets);
+//   - subscribe only below its own inbox prefix _INBOX_<host> and to its
+//     own verdict subjects.
 //
 // It can publish no verdict, record or window key, and create, update,
-// purge or delete no stream through the JetStream API. An invalid or reserved host id is an error
+// purge or delete no stream through the JetStream API. It needs no consumer
+// on a shared stream but its one nacks_<host>, so it cannot use up a
+// stream's consumer slots, and it can delete no consumer but that one. An invalid or reserved host id is an error
 // wrapping subjects.ErrBadHost.
 func HostPermissions(host string) (User, error) {
 	if err := validateHostUser(host); err != nil {
@@ -103,6 +108,7 @@ func HostPermissions(host string) (User, error) {
 	window := kvStream(subjects.WindowBucket)
 	quarantine := subjects.QuarantineStream
 	ownKeys := kvKeys(verdictKV, subjects.VerdictHostFilter(host))
+	nackReader := subjects.NackReaderConsumer(host)
 	inbox := natsconn.InboxPrefix(host)
 	return User{
 		Name:        host,
@@ -121,28 +127,21 @@ func HostPermissions(host string) (User, error) {
 			subjects.AnnounceSubject(host),
 			subjects.AnnounceTo(host, "*"),
 			api("STREAM", "INFO", subjects.SubmissionsStream),
-			// Own verdicts: open the bucket, get a key, watch a key.
+			// Own verdicts: open the bucket and get a key (direct get); the
+			// writes are heard by subscribing below, with no consumer.
 			api("STREAM", "INFO", verdicts),
 			api("DIRECT", "GET", verdicts, ownKeys),
-			api("CONSUMER", "CREATE", verdicts, "*", ownKeys),
-			api("CONSUMER", "INFO", verdicts, "*"),
-			api("CONSUMER", "DELETE", verdicts, "*"),
-			jsFC + verdicts + ".>",
-			// Own nack records, through an ordered consumer.
-			api("CONSUMER", "CREATE", quarantine, "*", subjects.NackHostFilter(host)),
-			api("CONSUMER", "MSG", "NEXT", quarantine, "*"),
-			api("CONSUMER", "INFO", quarantine, "*"),
-			api("CONSUMER", "DELETE", quarantine, "*"),
-			// The commit window, read only.
+			// Own nack records, through the one consumer name of this host:
+			// created, read and deleted by this host only.
+			api("CONSUMER", "CREATE", quarantine, nackReader, subjects.NackHostFilter(host)),
+			api("CONSUMER", "MSG", "NEXT", quarantine, nackReader),
+			api("CONSUMER", "INFO", quarantine, nackReader),
+			api("CONSUMER", "DELETE", quarantine, nackReader),
+			// The commit window, read only, by direct gets.
 			api("STREAM", "INFO", window),
 			api("DIRECT", "GET", window, ">"),
-			api("CONSUMER", "CREATE", window, ">"),
-			api("CONSUMER", "MSG", "NEXT", window, "*"),
-			api("CONSUMER", "INFO", window, "*"),
-			api("CONSUMER", "DELETE", window, "*"),
-			jsFC + window + ".>",
 		},
-		Subscribe: []string{inbox + ".>"},
+		Subscribe: []string{inbox + ".>", subjects.VerdictSubjects(host)},
 	}, nil
 }
 

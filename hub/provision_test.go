@@ -134,11 +134,34 @@ func TestHostPermissionsOwnOnly(t *testing.T) {
 				t.Errorf("lab1 may use %q, which holds %q", s, bad)
 			}
 		}
-		for _, bad := range []string{"$KV.", "cis490.nack", "cis490.accepted", ">", "$JS.API.>"} {
+		for _, bad := range []string{"cis490.nack", "cis490.accepted", ">", "$JS.API.>"} {
 			if strings.HasPrefix(s, bad) {
 				t.Errorf("lab1 may use %q, which starts with %q", s, bad)
 			}
 		}
+	}
+	for _, s := range u.Publish {
+		if strings.HasPrefix(s, "$KV.") {
+			t.Errorf("lab1 may publish to %q: a key-value write", s)
+		}
+		// No consumer on a shared stream but its own nack reader: no
+		// wildcard in the consumer name, no flow control of push consumers.
+		if rest, ok := strings.CutPrefix(s, "$JS.API.CONSUMER."); ok {
+			verb, tail, _ := strings.Cut(rest, ".")
+			if verb == "MSG" {
+				_, tail, _ = strings.Cut(tail, ".")
+			}
+			_, name, _ := strings.Cut(tail, ".")
+			if name, _, _ = strings.Cut(name, "."); name != "nacks_lab1" {
+				t.Errorf("lab1 may use %q: consumer %q is not its own nacks_lab1", s, name)
+			}
+		}
+		if strings.HasPrefix(s, "$JS.FC.") {
+			t.Errorf("lab1 may publish %q: flow control of a push consumer it should not have", s)
+		}
+	}
+	if want := []string{"_INBOX_lab1.>", "$KV.CIS490_VERDICTS.lab1.>"}; !slices.Equal(u.Subscribe, want) {
+		t.Errorf("lab1 subscribes to %q, want %q", u.Subscribe, want)
 	}
 }
 

@@ -334,6 +334,19 @@ func VerdictKey(host, episode string) string { return host + "." + episode }
 // VerdictHostFilter matches every verdict key of host: <host>.>.
 func VerdictHostFilter(host string) string { return host + ".>" }
 
+// VerdictSubjects matches the subjects on which the verdicts of host are
+// written: $KV.CIS490_VERDICTS.<host>.> (the key-value layout of ADR-8). A
+// lab host subscribes to it (plain NATS, no consumer) to hear its verdicts
+// as the receiver writes them.
+func VerdictSubjects(host string) string {
+	return "$KV." + VerdictsBucket + "." + VerdictHostFilter(host)
+}
+
+// NackReaderConsumer is the one consumer name a lab host may create on
+// CIS490_QUARANTINE to read its own reject records: nacks_<host>. One name
+// per host, so that no host can use up the stream's consumer slots.
+func NackReaderConsumer(host string) string { return "nacks_" + host }
+
 // ParseVerdictKey splits a verdicts key into host and episode id.
 func ParseVerdictKey(key string) (host, episode string, err error) {
 	host, episode, ok := strings.Cut(key, ".")

@@ -716,6 +716,11 @@ func TestFiltersMatchBuiltSubjects(t *testing.T) {
 			key := subjects.VerdictKey(host, ep)
 			mustMatch(subjects.VerdictHostFilter(host), key, true)
 			mustMatch(subjects.VerdictHostFilter(other), key, false)
+			mustMatch(subjects.VerdictSubjects(host), "$KV."+subjects.VerdictsBucket+"."+key, true)
+			mustMatch(subjects.VerdictSubjects(other), "$KV."+subjects.VerdictsBucket+"."+key, false)
+		}
+		if c := subjects.NackReaderConsumer(host); !bucketNameRE.MatchString(c) || c == subjects.NackReaderConsumer(other) {
+			t.Errorf("NackReaderConsumer(%q) = %q, want a consumer name of [a-zA-Z0-9_-] of its own", host, c)
 		}
 	}
 }

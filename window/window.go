@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,30 +131,72 @@ func defaultAddedBy() string {
 // commit. A key whose value is not valid JSON is listed with its note
 // saying so, so that an operator can see and remove it.
 func (w *Window) List(ctx context.Context) ([]Entry, error) {
-	watch, err := w.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	var list []Entry
+	err := w.live(ctx, func(e jetstream.KeyValueEntry) bool {
+		list = append(list, entryOf(e))
+		return true
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list commit window: %w", err)
 	}
-	defer watch.Stop()
-	var list []Entry
-	for {
-		select {
-		case e, ok := <-watch.Updates():
-			if !ok {
-				return nil, fmt.Errorf("list commit window: watcher closed")
-			}
-			if e == nil { // every current key has been sent
-				slices.SortFunc(list, func(a, b Entry) int {
-					return cmp.Or(a.AddedAt.Compare(b.AddedAt), cmp.Compare(a.Commit, b.Commit))
-				})
-				return list, nil
-			}
-			list = append(list, entryOf(e))
-		case <-ctx.Done():
-			return nil, fmt.Errorf("list commit window: %w", ctx.Err())
+	slices.SortFunc(list, func(a, b Entry) int {
+		return cmp.Or(a.AddedAt.Compare(b.AddedAt), cmp.Compare(a.Commit, b.Commit))
+	})
+	return list, nil
+}
+
+// live calls each with every live key of the window until each returns
+// false. It asks the stream which keys have a message (stream info with a
+// subject filter), then reads each (a direct get; a deleted key reads as
+// not found). Neither takes a consumer: a lab host may create none on the
+// window, whose consumer slots every host shares.
+func (w *Window) live(ctx context.Context, each func(jetstream.KeyValueEntry) bool) error {
+	st, err := w.kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read window status: %w", err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return fmt.Errorf("read window status: unexpected type %T", st)
+	}
+	info := bs.StreamInfo()
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	stream, err := w.js.Stream(ctx, info.Config.Name)
+	if err != nil {
+		return fmt.Errorf("read window keys: %w", err)
+	}
+	prefix := windowSubjectPrefix
+	keys, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return fmt.Errorf("read window keys: %w", err)
+	}
+	subjs := make([]string, 0, len(keys.State.Subjects))
+	for s := range keys.State.Subjects {
+		subjs = append(subjs, s)
+	}
+	slices.Sort(subjs)
+	for _, s := range subjs {
+		e, err := w.kv.Get(ctx, strings.TrimPrefix(s, prefix))
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+			continue
+		case errors.Is(err, jetstream.ErrInvalidKey):
+			continue // a subject no key of the bucket can have
+		case err != nil:
+			return fmt.Errorf("read window key %s: %w", s, err)
+		}
+		if !each(e) {
+			return nil
 		}
 	}
+	return nil
 }
+
+// windowSubjectPrefix starts the subject of every window key (ADR-8: key K
+// of bucket B is $KV.B.K).
+const windowSubjectPrefix = "$KV." + subjects.WindowBucket + "."
 
 // entryOf decodes a key-value entry.
 func entryOf(e jetstream.KeyValueEntry) Entry {
@@ -275,70 +318,12 @@ func (w *Window) Allows(ctx context.Context, commit string) (bool, error) {
 	return empty, nil
 }
 
-// Headers of key-value delete and purge markers, as nats.go writes and reads them.
-const (
-	kvOperationHeader = "KV-Operation"
-)
-
-// emptyFetchBatch is how many markers empty reads in one request.
-const emptyFetchBatch = 256
-
-// empty reports whether the window has no live key. A bucket whose stream
-// holds no message is empty; otherwise the last message of each key is
-// read, headers only, until one that is not a delete or purge marker. A
-// plain key lister cannot be stopped early without leaving its delivery
-// goroutine blocked, so a short-lived consumer is used instead.
+// empty reports whether the window has no live key.
 func (w *Window) empty(ctx context.Context) (bool, error) {
-	st, err := w.kv.Status(ctx)
-	if err != nil {
-		return false, fmt.Errorf("read window status: %w", err)
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return false, fmt.Errorf("read window status: unexpected type %T", st)
-	}
-	info := bs.StreamInfo()
-	if info.State.Msgs == 0 {
-		return true, nil
-	}
-	stream := info.Config.Name
-	cons, err := w.js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Description:       "cis490 window: is the window empty?",
-		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubjects:    info.Config.Subjects,
-		HeadersOnly:       true,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
+	found := false
+	err := w.live(ctx, func(jetstream.KeyValueEntry) bool {
+		found = true
+		return false
 	})
-	if err != nil {
-		return false, fmt.Errorf("read window keys: %w", err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = w.js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name) // else gone after InactiveThreshold
-	}()
-	for pending := cons.CachedInfo().NumPending; pending > 0; {
-		batch, err := cons.Fetch(int(min(pending, emptyFetchBatch)), jetstream.FetchContext(ctx))
-		if err != nil {
-			return false, fmt.Errorf("read window keys: %w", err)
-		}
-		var n uint64
-		for m := range batch.Messages() {
-			n++
-			h := m.Headers()
-			if h.Get(kvOperationHeader) == "" && h.Get(jetstream.MarkerReasonHeader) == "" {
-				return false, nil
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return false, fmt.Errorf("read window keys: %w", err)
-		}
-		if n == 0 {
-			return false, errors.New("read window keys: no message delivered")
-		}
-		pending -= min(n, pending)
-	}
-	return true, nil
+	return !found, err
 }

@@ -189,7 +189,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 	}
 	return &Publisher{
 		js: js, store: objectstore.NewStore(js, obs), verdicts: kv, o: o, dirs: d,
-		vw:   &verdictWatch{kv: kv, filter: subjects.VerdictHostFilter(o.Host)},
+		vw:   newVerdictWatch(js.Conn(), o.Host),
 		log:  o.Logger.With("component", "publisher", "host", o.Host),
 		busy: map[string]bool{}, retries: map[string]*backoff{},
 		denials: natsconn.WatchDenials(js.Conn()),

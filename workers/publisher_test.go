@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/subjects"
 	"github.com/cis490/cis490/window"
@@ -224,9 +226,10 @@ func (d dropReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestOneVerdictWatch: episodes awaiting their verdicts share one watch on
-// the hub (one consumer on the verdicts stream, not one each), and each
-// gets its own verdict through it.
+// TestOneVerdictWatch: episodes awaiting their verdicts share one
+// subscription to the host's verdict subjects and hold no consumer on the
+// shared verdicts stream (a lab host may create none), and each gets its
+// own verdict through it.
 func TestOneVerdictWatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -259,8 +262,21 @@ func TestOneVerdictWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Consumers != 1 {
-		t.Fatalf("%d episodes awaiting their verdicts hold %d consumers on the verdicts stream, want 1", n, info.State.Consumers)
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d episodes awaiting their verdicts hold %d consumers on the verdicts stream, want 0", n, info.State.Consumers)
+	}
+	sz, err := e.hub.Server().Subsz(&server.SubszOptions{Subscriptions: true, Test: "$KV." + subjects.VerdictsBucket + "." + subjects.VerdictKey(host, "ep-w0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, sub := range sz.Subs {
+		if sub.Subject == subjects.VerdictSubjects(host) {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Fatalf("%d episodes awaiting their verdicts hold %d subscriptions to %s, want 1", n, got, subjects.VerdictSubjects(host))
 	}
 	e.receive(nil)
 	if s := <-done; len(s.Shipped) != n {

@@ -303,9 +303,21 @@ func (p *Publisher) submit(ctx context.Context, j *Journal) error {
 	return nil
 }
 
-// awaitVerdict watches the episode's verdict key until the verdict of this
-// submission is done. A verdict written while the publisher was down is
-// the watch's first value.
+// Reads of a verdict key while an episode waits for it: the first at
+// once, the next verdictRecheck later, doubling to verdictRecheckMax; at
+// once after the connection reconnected (a write published while it was
+// down is not heard again); and verdictConfirm after a write heard that
+// the key does not yet hold (a replica behind its leader).
+const (
+	verdictRecheck    = 2 * time.Second
+	verdictRecheckMax = 30 * time.Second
+	verdictConfirm    = 250 * time.Millisecond
+)
+
+// awaitVerdict waits until the verdict of this submission is done and
+// stored. It hears the verdict's writes through the shared subscription
+// and reads the key (a direct get, no consumer) to confirm what it heard
+// and to find a verdict written while it was not listening.
 func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.Verdict, error) {
 	key := subjects.VerdictKey(p.o.Host, j.EpisodeID)
 	wait := p.o.VerdictTimeout - p.now().Sub(j.SubmittedAt)
@@ -315,25 +327,18 @@ func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.V
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	wt, unsubscribe, err := p.vw.subscribe(ctx, key)
+	wt, unsubscribe, err := p.vw.subscribe(key)
 	if err != nil {
-		return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: %w", key, err)
+		return objectstore.Verdict{}, fmt.Errorf("hear verdict %s: %w", key, err)
 	}
 	defer unsubscribe()
-	// The shared watch sees only updates from its start: a verdict
-	// written before it (a publisher restarted while waiting) is read.
-	e, err := p.verdicts.Get(ctx, key)
-	switch {
-	case err == nil:
-		if v, ok := verdictFor(e, j); ok {
-			return v, nil
-		}
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		if perr := parent.Err(); perr != nil {
-			return objectstore.Verdict{}, perr
-		}
-		return objectstore.Verdict{}, fmt.Errorf("read verdict %s: %w", key, err)
-	}
+	nc := p.js.Conn()
+	reconnects := nc.Stats().Reconnects
+	every := verdictRecheck
+	read := time.NewTimer(0)
+	defer read.Stop()
+	link := time.NewTicker(time.Second)
+	defer link.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -341,19 +346,37 @@ func (p *Publisher) awaitVerdict(ctx context.Context, j *Journal) (objectstore.V
 				return objectstore.Verdict{}, err
 			}
 			return objectstore.Verdict{}, errVerdictTimeout
-		case e, ok := <-wt.ch:
-			if !ok {
-				if err := parent.Err(); err != nil {
-					return objectstore.Verdict{}, err // stopping: the watch ends with it
+		case <-wt.ch:
+			if v, err := objectstore.ParseVerdict(wt.take()); err == nil && final(v, j) {
+				every = verdictConfirm
+				read.Reset(0)
+			}
+		case <-link.C:
+			if r := nc.Stats().Reconnects; r != reconnects {
+				reconnects = r
+				read.Reset(0)
+			}
+		case <-read.C:
+			e, err := p.verdicts.Get(ctx, key)
+			switch {
+			case err == nil:
+				if v, ok := verdictFor(e, j); ok {
+					return v, nil
 				}
-				return objectstore.Verdict{}, fmt.Errorf("watch verdict %s: closed", key)
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+			case parent.Err() != nil:
+				return objectstore.Verdict{}, parent.Err()
+			default: // the link: read again at the next turn
+				p.log.Debug("read verdict", "episode", j.EpisodeID, "error", err)
 			}
-			if v, ok := verdictFor(e, j); ok {
-				return v, nil
-			}
+			read.Reset(every)
+			every = min(2*every, verdictRecheckMax)
 		}
 	}
 }
+
+// final reports whether v is the final verdict of j's submission.
+func final(v objectstore.Verdict, j *Journal) bool { return v.Done && v.Submission == j.MsgID }
 
 // verdictFor is the verdict in e if it is the final one of j's submission.
 func verdictFor(e jetstream.KeyValueEntry, j *Journal) (objectstore.Verdict, bool) {
@@ -361,7 +384,7 @@ func verdictFor(e jetstream.KeyValueEntry, j *Journal) (objectstore.Verdict, boo
 		return objectstore.Verdict{}, false
 	}
 	v, err := objectstore.ParseVerdict(e.Value())
-	if err != nil || !v.Done || v.Submission != j.MsgID {
+	if err != nil || !final(v, j) {
 		return objectstore.Verdict{}, false
 	}
 	return v, true

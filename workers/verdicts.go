@@ -1,62 +1,85 @@
 package workers
 
 import (
-	"context"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
+
+	"github.com/cis490/cis490/subjects"
 )
 
-// verdictWatch is one watch on every verdict key of the host, shared by
-// the episodes waiting for theirs. A watch per episode cost the hub a
-// consumer created and deleted for each (a tenth of its CPU on small
-// episodes) and the publisher a round trip. The watch sees only new
-// updates: a waiter reads the key once after subscribing for a verdict
-// written before (awaitVerdict). It stops verdictLinger after its last
-// waiter leaves, and at once on stop.
+// verdictWatch hears every verdict of the host as the receiver writes it,
+// shared by the episodes waiting for theirs. It is a plain subscription to
+// the verdict keys' subjects ($KV.CIS490_VERDICTS.<host>.>), not a
+// consumer: a lab host may create no consumer on the shared verdict
+// stream, whose consumer slots every host and the receiver share. What a
+// subscription hears was published, not necessarily stored, and nothing
+// published while the link was down is heard again: a waiter reads its key
+// (a direct get) before it waits, after each write it hears that looks
+// final, and now and then while it waits (awaitVerdict). The subscription
+// stops verdictLinger after its last waiter leaves.
 type verdictWatch struct {
-	kv     jetstream.KeyValue
-	filter string // the host's verdict keys, <host>.>
+	nc      *nats.Conn
+	subject string // subjects.VerdictSubjects(host)
+	prefix  string // subject of a key = prefix + key
 
 	mu      sync.Mutex
 	waiters map[string]map[*verdictWaiter]struct{}
-	w       jetstream.KeyWatcher // the running watch, nil if none
-	cancel  context.CancelFunc   // of the running watch
-	idle    *time.Timer          // stops the watch once it has no waiter
+	sub     *nats.Subscription // nil if none
+	idle    *time.Timer        // stops the subscription once it has no waiter
 }
 
-// verdictLinger is how long the shared watch outlives its last waiter, so
+// newVerdictWatch returns the watch of host's verdicts on nc.
+func newVerdictWatch(nc *nats.Conn, host string) *verdictWatch {
+	s := subjects.VerdictSubjects(host)
+	return &verdictWatch{nc: nc, subject: s, prefix: strings.TrimSuffix(s, subjects.VerdictHostFilter(host))}
+}
+
+// verdictLinger is how long the subscription outlives its last waiter, so
 // that episodes following each other do not each start one.
 const verdictLinger = 30 * time.Second
 
-// verdictWaiter receives the updates of one key. ch is closed if the
-// watch ends under it.
+// verdictWaiter hears the writes of one key: ch is signalled (capacity 1)
+// and last holds the newest value heard.
 type verdictWaiter struct {
-	ch     chan jetstream.KeyValueEntry
-	closed bool // ch is closed; under verdictWatch.mu
+	ch   chan struct{}
+	mu   sync.Mutex
+	last []byte
 }
 
-// subscribe registers a waiter for key and returns it once the watch runs,
-// with the function that unregisters it.
-func (vw *verdictWatch) subscribe(ctx context.Context, key string) (*verdictWaiter, func(), error) {
+// take returns the newest value heard and forgets it.
+func (wt *verdictWaiter) take() []byte {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	b := wt.last
+	wt.last = nil
+	return b
+}
+
+// subscribe registers a waiter for key and returns it once the server has
+// the subscription (a write after subscribe returns is heard, on a single
+// server), with the function that unregisters it.
+func (vw *verdictWatch) subscribe(key string) (*verdictWaiter, func(), error) {
 	vw.mu.Lock()
 	defer vw.mu.Unlock()
-	if vw.w == nil {
-		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		w, err := vw.kv.Watch(wctx, vw.filter, jetstream.UpdatesOnly())
+	if vw.sub == nil {
+		sub, err := vw.nc.Subscribe(vw.subject, vw.dispatch)
 		if err != nil {
-			cancel()
 			return nil, nil, err
 		}
-		vw.w, vw.cancel = w, cancel
-		go vw.dispatch(w)
+		if err := vw.nc.Flush(); err != nil {
+			sub.Unsubscribe()
+			return nil, nil, err
+		}
+		vw.sub = sub
 	}
 	if vw.idle != nil {
 		vw.idle.Stop()
 		vw.idle = nil
 	}
-	wt := &verdictWaiter{ch: make(chan jetstream.KeyValueEntry, 16)}
+	wt := &verdictWaiter{ch: make(chan struct{}, 1)}
 	if vw.waiters == nil {
 		vw.waiters = map[string]map[*verdictWaiter]struct{}{}
 	}
@@ -74,43 +97,39 @@ func (vw *verdictWatch) unsubscribe(key string, wt *verdictWaiter) {
 	if len(vw.waiters[key]) == 0 {
 		delete(vw.waiters, key)
 	}
-	if len(vw.waiters) == 0 && vw.w != nil && vw.idle == nil {
-		w := vw.w
+	if len(vw.waiters) == 0 && vw.sub != nil && vw.idle == nil {
+		sub := vw.sub
 		vw.idle = time.AfterFunc(verdictLinger, func() {
 			vw.mu.Lock()
 			defer vw.mu.Unlock()
-			if vw.w == w && len(vw.waiters) == 0 {
+			if vw.sub == sub && len(vw.waiters) == 0 {
 				vw.stopLocked()
 			}
 		})
 	}
 }
 
-// dispatch hands each update of w to the waiters of its key, until w ends;
-// then it closes the channels of the waiters left, which fail and retry.
-func (vw *verdictWatch) dispatch(w jetstream.KeyWatcher) {
-	for e := range w.Updates() {
-		if e == nil {
-			continue
-		}
-		vw.mu.Lock()
-		for wt := range vw.waiters[e.Key()] {
-			select {
-			case wt.ch <- e:
-			default: // a waiter 16 updates behind misses one: it times out and submits again
-			}
-		}
-		vw.mu.Unlock()
+// dispatch hands a write of a verdict key to the waiters of that key.
+// Delete and purge markers carry no verdict and are ignored.
+func (vw *verdictWatch) dispatch(m *nats.Msg) {
+	key, ok := strings.CutPrefix(m.Subject, vw.prefix)
+	if !ok || len(m.Data) == 0 {
+		return
 	}
 	vw.mu.Lock()
 	defer vw.mu.Unlock()
-	if vw.w == w {
-		vw.stopLocked()
+	for wt := range vw.waiters[key] {
+		wt.mu.Lock()
+		wt.last = m.Data
+		wt.mu.Unlock()
+		select {
+		case wt.ch <- struct{}{}:
+		default: // signalled already; last holds the newest
+		}
 	}
 }
 
-// stop ends the watch, if it runs; the waiters left see their channel
-// closed.
+// stop ends the subscription, if there is one.
 func (vw *verdictWatch) stop() {
 	vw.mu.Lock()
 	defer vw.mu.Unlock()
@@ -118,22 +137,13 @@ func (vw *verdictWatch) stop() {
 }
 
 func (vw *verdictWatch) stopLocked() {
-	if vw.w == nil {
+	if vw.sub == nil {
 		return
 	}
-	vw.w.Stop()
-	vw.cancel()
-	vw.w, vw.cancel = nil, nil
+	vw.sub.Unsubscribe()
+	vw.sub = nil
 	if vw.idle != nil {
 		vw.idle.Stop()
 		vw.idle = nil
-	}
-	for _, ws := range vw.waiters {
-		for wt := range ws {
-			if !wt.closed {
-				wt.closed = true
-				close(wt.ch)
-			}
-		}
 	}
 }
