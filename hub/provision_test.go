@@ -83,8 +83,9 @@ func TestDeployConfLoads(t *testing.T) {
 		t.Errorf("jetstream store_dir %q max_memory_store %d max_file_store %d, want /var/lib/cis490/hub, 256MB, 200GB",
 			o.StoreDir, o.JetStreamMaxMemory, o.JetStreamMaxStore)
 	}
-	if o.Host != "0.0.0.0" || o.Port != 4222 {
-		t.Errorf("listen %s:%d, want 0.0.0.0:4222", o.Host, o.Port)
+	// The WireGuard address of docs/deploy.md, never every interface.
+	if o.Host != "10.90.0.1" || o.Port != 4222 {
+		t.Errorf("listen %s:%d, want 10.90.0.1:4222 (the hub's WireGuard address)", o.Host, o.Port)
 	}
 	var names []string
 	for _, u := range o.Users {
