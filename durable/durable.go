@@ -21,16 +21,33 @@ var (
 	rename = os.Rename
 )
 
-// WriteFile writes data to path durably: temp file, Sync, Close, Rename,
-// then Sync of the parent directory.
+// WriteFile writes data to path durably: temp file beside it (WriteTemp),
+// Rename, then Sync of the parent directory.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, base+TempMarker+"*")
+	tmp, err := WriteTemp(dir, base, data, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// WriteTemp writes data to a new file in dir named base+TempMarker+digits
+// (see IsTemp), synced and closed, and returns its path: the first half of
+// WriteFile, for a file whose temp must not be beside it. The caller moves
+// it into place with Rename, on the same file system, or removes it; a crash
+// before that leaves it to Clean.
+func WriteTemp(dir, base string, data []byte, perm fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, base+TempMarker+"*")
+	if err != nil {
+		return "", err
 	}
 	tmp := f.Name()
 	ok := false
@@ -41,22 +58,27 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		return "", fmt.Errorf("sync: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", err
 	}
 	ok = true
-	return SyncDir(dir)
+	return tmp, nil
+}
+
+// IsTemp reports whether name is a temp file this package made for a file
+// called base: base, TempMarker, then the digits os.CreateTemp puts for its
+// "*". It tells such a leftover from a file that merely looks like one.
+func IsTemp(name, base string) bool {
+	rand, ok := strings.CutPrefix(name, base+TempMarker)
+	return ok && rand != "" && strings.Trim(rand, "0123456789") == ""
 }
 
 // SyncDir fsyncs a directory, making the names in it durable.

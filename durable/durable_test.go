@@ -87,3 +87,55 @@ func TestRenameAndSyncTree(t *testing.T) {
 		t.Fatalf("Clean(missing) = %v, %v", removed, err)
 	}
 }
+
+// TestWriteTemp: the temp is made in the directory given, whole, and a
+// Rename puts it in place elsewhere.
+func TestWriteTemp(t *testing.T) {
+	root := t.TempDir()
+	scratch, final := filepath.Join(root, "outbox"), filepath.Join(root, "shipped", "ep")
+	os.MkdirAll(scratch, 0o755)
+	os.MkdirAll(final, 0o755)
+	tmp, err := WriteTemp(scratch, "ep.verdict.json", []byte("{}"), 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, name := filepath.Split(tmp); filepath.Clean(dir) != scratch || !IsTemp(name, "ep.verdict.json") {
+		t.Fatalf("WriteTemp made %s, want a temp of ep.verdict.json in %s", tmp, scratch)
+	}
+	if fi, err := os.Stat(tmp); err != nil || fi.Mode().Perm() != 0o640 || fi.Size() != 2 {
+		t.Fatalf("temp = %v, %v; want 2 bytes, mode 0640", fi, err)
+	}
+	if err := Rename(tmp, filepath.Join(final, "verdict.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{scratch, final} {
+		if removed, _ := Clean(d); len(removed) != 0 {
+			t.Errorf("%s holds temps %q after the rename", d, removed)
+		}
+	}
+	if _, err := WriteTemp(filepath.Join(root, "missing"), "x", nil, 0o644); err == nil {
+		t.Error("WriteTemp into a missing directory succeeded")
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, base string
+		want       bool
+	}{
+		{"verdict.json.tmp-2818641613", "verdict.json", true},
+		{"verdict.json.tmp-0", "verdict.json", true},
+		{"verdict.json", "verdict.json", false},
+		{"verdict.json.tmp-", "verdict.json", false},
+		{"verdict.json.tmp-notes", "verdict.json", false},
+		{"verdict.json.tmp-12.bak", "verdict.json", false},
+		{"old.verdict.json.tmp-12", "verdict.json", false},
+		{"quarantine_reason.json.tmp-12", "verdict.json", false},
+	}
+	for _, tt := range tests {
+		if got := IsTemp(tt.name, tt.base); got != tt.want {
+			t.Errorf("IsTemp(%q, %q) = %v, want %v", tt.name, tt.base, got, tt.want)
+		}
+	}
+}
