@@ -14,10 +14,12 @@
 //	             verdict.json or quarantine_reason.json, delete the journal
 //
 // Every journal write is durable (the first creates the file: temp, fsync,
-// rename, fsync dir; each later one appends a record and fsyncs it) and
-// every move fsyncs both directories, so killing the process at any instant and
-// starting it again converges on the same end state: recovery replays each
-// journal from its state. A corrupt verdict sends the episode back to
+// rename, fsync dir; each later one appends a record and fsyncs it), a
+// marker file's temp is made in outbox/ and renamed into the retired entry,
+// never made inside it, and every move fsyncs both directories, so killing
+// the process at any instant and starting it again converges on the same
+// end state: recovery removes stale temps, then replays each journal from
+// its state. A corrupt verdict sends the episode back to
 // uploading with the next attempt number, a few times, then to quarantine.
 // Transient failures (hub or link down, timeouts, a full quota) are retried
 // with capped jittered backoff, forever.

@@ -200,8 +200,10 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Publisher, er
 func (p *Publisher) now() time.Time { return p.o.Now() }
 
 // Recover prepares the data directory: it creates the four state
-// directories, removes the temp files and spooled segments a crash left,
-// and reports the journals that Run will replay.
+// directories, removes the temp files and spooled segments a crash left
+// (among them the marker temps an older cis490 left inside entries of
+// shipped/ and quarantine/), and reports the journals that Run will replay.
+// It starts no goroutine.
 func (p *Publisher) Recover() (int, error) {
 	for _, d := range []string{p.dirs.episodes, p.dirs.outbox, p.dirs.shipped, p.dirs.quarantine} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -216,6 +218,9 @@ func (p *Publisher) Recover() (int, error) {
 		for _, name := range removed {
 			p.log.Info("removed stale temp", "dir", d, "name", name)
 		}
+	}
+	if err := p.cleanMarkerTemps(); err != nil {
+		return 0, fmt.Errorf("recover: %w", err)
 	}
 	spool, _ := filepath.Glob(filepath.Join(p.dirs.outbox, objectstore.SpoolPattern))
 	for _, f := range spool {

@@ -254,9 +254,9 @@ func checkEntryName(name string) error {
 
 // Requeue moves each named entry of quarantine/ back to
 // episodes/<OriginalID(name)>, so that the publisher ships it again. It
-// first removes quarantine_reason.json, so that the file does not ship
-// inside the archive (and put back if the move fails), then renames the
-// directory durably. It refuses an entry whose episodes/<id> or
+// first removes quarantine_reason.json and any temp of a marker file an
+// older cis490 left, so that neither ships inside the archive (the reason
+// file is put back if the move fails), then renames the directory durably. It refuses an entry whose episodes/<id> or
 // outbox/<id>.json exists (ErrRequeueBlocked) or that is not in quarantine
 // (ErrNotQuarantined). An entry that fails does not stop the others: the
 // moves made are returned with every failure joined.
@@ -313,6 +313,10 @@ func requeue(d dirs, name string) (Requeued, error) {
 	if err := os.MkdirAll(d.episodes, 0o755); err != nil {
 		return Requeued{}, fmt.Errorf("requeue %s: %w", name, err)
 	}
+	// A marker temp an older cis490 left must not ship inside the archive.
+	if _, err := staleMarkerTemps(src); err != nil {
+		return Requeued{}, fmt.Errorf("requeue %s: %w", name, err)
+	}
 	reason := filepath.Join(src, ReasonFile)
 	saved, err := os.ReadFile(reason)
 	switch {
@@ -331,7 +335,7 @@ func requeue(d dirs, name string) (Requeued, error) {
 	if err := durable.Rename(src, dest); err != nil {
 		if saved != nil {
 			if _, serr := os.Lstat(src); serr == nil {
-				if werr := durable.WriteFile(reason, saved, 0o644); werr != nil {
+				if werr := writeMarker(d, src, ReasonFile, saved); werr != nil {
 					err = errors.Join(err, fmt.Errorf("restore %s: %w", reason, werr))
 				}
 			}
@@ -432,8 +436,10 @@ func drainOne(d dirs, dr Drained, cv objectstore.CodeVersion, now time.Time) (bo
 	if journaled(d, dr.ID) {
 		return false, nil
 	}
-	if err := os.MkdirAll(d.quarantine, 0o755); err != nil {
-		return false, fmt.Errorf("drain %s: %w", dr.ID, err)
+	for _, dir := range []string{d.quarantine, d.outbox} { // outbox/ for the marker's temp
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return false, fmt.Errorf("drain %s: %w", dr.ID, err)
+		}
 	}
 	src := filepath.Join(d.episodes, dr.ID)
 	if err := durable.Rename(src, dr.Dest); err != nil {
@@ -452,7 +458,7 @@ func drainOne(d dirs, dr Drained, cv objectstore.CodeVersion, now time.Time) (bo
 	if err != nil {
 		return true, fmt.Errorf("drain %s: %w", dr.ID, err)
 	}
-	if err := durable.WriteFile(filepath.Join(dr.Dest, ReasonFile), b, 0o644); err != nil {
+	if err := writeMarker(d, dr.Dest, ReasonFile, b); err != nil {
 		return true, fmt.Errorf("drain %s: moved to %s, but: %w", dr.ID, dr.Dest, err)
 	}
 	return true, nil

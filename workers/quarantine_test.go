@@ -325,6 +325,10 @@ func TestRequeue(t *testing.T) {
 		{name: "from id.1", entry: id + ".1", arg: id + ".1", reason: true},
 		{name: "from id.12", entry: id + ".12", arg: id + ".12", reason: true},
 		{name: "no reason file", entry: id, arg: id},
+		{name: "a stale temp of the reason file", entry: id, arg: id, reason: true,
+			setup: func(t testing.TB, data string) {
+				qWrite(t, filepath.Join(data, "quarantine", id, workers.ReasonFile+".tmp-123"), "{")
+			}},
 		{name: "episodes/id exists", entry: id, arg: id, reason: true, wantErr: workers.ErrRequeueBlocked,
 			setup: func(t testing.TB, data string) { qWrite(t, filepath.Join(data, "episodes", id, "x"), "x") }},
 		{name: "journal exists", entry: id + ".1", arg: id + ".1", reason: true, wantErr: workers.ErrRequeueBlocked,
@@ -375,6 +379,9 @@ func TestRequeue(t *testing.T) {
 			}
 			if qExists(data, filepath.Join("episodes", id, workers.ReasonFile)) {
 				t.Errorf("the requeued episode still holds %s: it would ship in the archive", workers.ReasonFile)
+			}
+			if qExists(data, filepath.Join("episodes", id, workers.ReasonFile+".tmp-123")) {
+				t.Errorf("the requeued episode still holds a temp of %s: it would ship in the archive", workers.ReasonFile)
 			}
 		})
 	}

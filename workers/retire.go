@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/cis490/cis490/durable"
@@ -108,7 +110,7 @@ func (p *Publisher) retire(j *Journal) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retire: %w", err)
 	}
-	if err := durable.WriteFile(filepath.Join(out.Dest, name), b, 0o644); err != nil {
+	if err := writeMarker(p.dirs, out.Dest, name, b); err != nil {
 		return nil, fmt.Errorf("retire: %w", err)
 	}
 	crashAt(StepMarked)
@@ -124,4 +126,75 @@ func (p *Publisher) retire(j *Journal) (*Outcome, error) {
 		log.Warn("quarantined", "reason", out.Reason, "detail", out.Detail, "source", out.Source, "dest", out.Dest, "fix", out.Fix)
 	}
 	return out, nil
+}
+
+// markers are the files cis490 writes into a retired entry.
+var markers = []string{VerdictFile, ReasonFile}
+
+// writeMarker writes the marker file name into the retired entry dir. Its
+// temp file is made in outbox/, never in dir: an entry of shipped/ or
+// quarantine/ is final and read whole downstream, so a crash before the
+// rename must leave nothing inside it. Recover removes such a temp from
+// outbox/. outbox/ and the entry are on one file system, as the move of
+// the episode from episodes/ already requires.
+func writeMarker(d dirs, dir, name string, data []byte) error {
+	tmp, err := durable.WriteTemp(d.outbox, filepath.Base(dir)+"."+name, data, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	crashAt(StepMarkerTemp)
+	if err := durable.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// staleMarkerTemps removes from the entry dir the temp files of its marker
+// files that an older cis490 left there when killed mid-write (it made
+// them inside the entry), and returns their names. Only those names are
+// touched (durable.IsTemp), never the episode's own files.
+func staleMarkerTemps(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("clean %s: %w", dir, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !slices.ContainsFunc(markers, func(m string) bool { return durable.IsTemp(e.Name(), m) }) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("clean %s: %w", dir, err)
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, nil
+}
+
+// cleanMarkerTemps removes, from every entry of shipped/ and quarantine/,
+// the marker temps staleMarkerTemps finds, logging each. An entry that
+// cannot be read is logged and skipped: it must not keep the publisher
+// from starting.
+func (p *Publisher) cleanMarkerTemps() error {
+	for _, root := range []string{p.dirs.shipped, p.dirs.quarantine} {
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			return fmt.Errorf("clean %s: %w", root, err)
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			dir := filepath.Join(root, e.Name())
+			removed, err := staleMarkerTemps(dir)
+			for _, name := range removed {
+				p.log.Info("removed stale temp", "dir", dir, "name", name)
+			}
+			if err != nil {
+				p.log.Warn("cannot clean stale temps of a retired episode", "dir", dir, "error", err)
+			}
+		}
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ const (
 	StepCorruptRetry       = "corrupt-retry"       // corrupt verdict: back to uploading
 	StepVerdict            = "verdict"             // verdict in the journal, retiring
 	StepMoved              = "moved"               // episode moved to shipped/ or quarantine/
+	StepMarkerTemp         = "marker-temp"         // that file's temp written in outbox/, not yet renamed into place
 	StepMarked             = "marked"              // verdict.json or quarantine_reason.json written
 	StepRetired            = "retired"             // journal removed
 )
