@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cis490/cis490/durable"
 	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/notify/notifytest"
@@ -56,8 +58,8 @@ func publishCmd(url, dataDir string, args ...string) *exec.Cmd {
 func TestPublisherCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
 	good := []string{workers.StepJournaled, workers.StepSegmentSent, workers.StepUploaded, workers.StepPublished,
-		workers.StepSubmitted, workers.StepVerdict, workers.StepMoved, workers.StepMarked, workers.StepRetired}
-	bad := []string{workers.StepPreflightJournaled, workers.StepMoved, workers.StepMarked, workers.StepRetired}
+		workers.StepSubmitted, workers.StepVerdict, workers.StepMoved, workers.StepMarkerTemp, workers.StepMarked, workers.StepRetired}
+	bad := []string{workers.StepPreflightJournaled, workers.StepMoved, workers.StepMarkerTemp, workers.StepMarked, workers.StepRetired}
 	for _, step := range good {
 		t.Run("shipped-"+step, func(t *testing.T) { t.Parallel(); publisherCrashCase(t, step, true) })
 	}
@@ -107,6 +109,12 @@ func publisherCrashCase(t *testing.T, step string, stamped bool) {
 		if len(entries) > 1 {
 			t.Fatalf("%s/ holds %d copies", d, len(entries))
 		}
+		filepath.WalkDir(filepath.Join(data, d), func(p string, _ fs.DirEntry, err error) error {
+			if err == nil && strings.Contains(filepath.Base(p), durable.TempMarker) {
+				t.Errorf("temp file %s left after the crash at %s", p, step)
+			}
+			return err
+		})
 	}
 	_, js := hubtest.Connect(t, h.url)
 	s, err := js.Stream(t.Context(), subjects.AcceptedStream)
