@@ -126,6 +126,8 @@ func compareStream(got, want jetstream.StreamConfig, tolerate ...string) (diffs,
 	add("max_bytes", unlimited(got.MaxBytes), unlimited(want.MaxBytes), false)
 	add("max_age", got.MaxAge, want.MaxAge, false)
 	add("max_msg_size", unlimited(int64(got.MaxMsgSize)), unlimited(int64(want.MaxMsgSize)), false)
+	add("max_msgs_per_subject", unlimited(got.MaxMsgsPerSubject), unlimited(want.MaxMsgsPerSubject), false)
+	add("discard_new_per_subject", got.DiscardNewPerSubject, want.DiscardNewPerSubject, false)
 	if want.Duplicates > 0 { // 0 asks for the server's default
 		add("duplicates", got.Duplicates, want.Duplicates, false)
 	}
@@ -227,6 +229,9 @@ func Resources(ctx context.Context, c *Conn, o hub.ResourceOptions) []Row {
 	return rows
 }
 
+// fillWarn is the percentage of a bucket's max_bytes past which its row is yellow.
+const fillWarn = 80
+
 // kvRow compares the key-value bucket want.Bucket with want.
 func kvRow(ctx context.Context, c *Conn, want jetstream.KeyValueConfig) Row {
 	rctx, cancel := c.request(ctx)
@@ -252,9 +257,27 @@ func kvRow(ctx context.Context, c *Conn, want jetstream.KeyValueConfig) Row {
 		if cfg.Replicas != want.Replicas {
 			diffs = append(diffs, diff{"replicas", cfg.Replicas, want.Replicas, false})
 		}
+		if g, w := unlimited(int64(cfg.MaxMsgSize)), unlimited(int64(want.MaxValueSize)); g != w {
+			diffs = append(diffs, diff{"max_value_size", g, w, false})
+		}
+		if g, w := unlimited(cfg.MaxBytes), unlimited(want.MaxBytes); g != w {
+			diffs = append(diffs, diff{"max_bytes", g, w, false})
+		}
+		d["max_bytes"] = cfg.MaxBytes
 	}
 	present := fmt.Sprintf("as configured: history %d; %s, %s", st.History(), plural(int(st.Values()), "revision"), bytesString(int64(st.Bytes())))
-	return resourceRow(want.Bucket, present, diffs, nil, d)
+	r := resourceRow(want.Bucket, present, diffs, nil, d)
+	// A full bucket refuses new keys: every host's verdicts stop.
+	if max, ok := d["max_bytes"].(int64); ok && max > 0 && st.Bytes()*100 >= uint64(max)*fillWarn {
+		full := fmt.Sprintf("%d%% full (%s of %s): past it the receiver can write no verdict", st.Bytes()*100/uint64(max), bytesString(int64(st.Bytes())), bytesString(max))
+		if r.Status == Green {
+			r.Status, r.Summary = Yellow, full
+		} else {
+			r.Summary = full + "; " + r.Summary
+		}
+		r.Fix = "find the host with the most keys (nats kv ls " + want.Bucket + "), then remove that host's old keys as the admin or give the bucket more max_bytes (nats kv edit)"
+	}
+	return r
 }
 
 // consumerRow compares the receiver consumer with want and reports its lag.

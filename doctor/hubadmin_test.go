@@ -96,6 +96,35 @@ func TestHubAdmin(t *testing.T) {
 			overall: Yellow,
 		},
 		{
+			name: "a hub provisioned before the per-host limits",
+			setup: func(t *testing.T, e *env) {
+				updateStream(t, e, subjects.SubmissionsStream, func(c *jetstream.StreamConfig) {
+					c.Discard, c.DiscardNewPerSubject, c.MaxMsgsPerSubject = jetstream.DiscardOld, false, 0
+				})
+			},
+			rows: map[string]want{"CIS490_SUBMISSIONS": {status: Yellow,
+				summary: []string{"max_msgs_per_subject -1, want 100", "discard_new_per_subject false, want true"}}},
+			overall: Yellow,
+		},
+		{
+			name: "verdicts nearly full",
+			setup: func(t *testing.T, e *env) {
+				updateStream(t, e, "KV_"+subjects.VerdictsBucket, func(c *jetstream.StreamConfig) { c.MaxBytes = 8 << 10 })
+				kv, err := e.js.KeyValue(t.Context(), subjects.VerdictsBucket)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 7 {
+					if _, err := kv.Put(t.Context(), subjects.VerdictKey(host, fmt.Sprintf("ep-%d", i)), make([]byte, 900)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			rows: map[string]want{subjects.VerdictsBucket: {status: Yellow,
+				summary: []string{"% full (", "of 8.0 KiB): past it the receiver can write no verdict"}, fix: []string{"nats kv ls CIS490_VERDICTS"}}},
+			overall: Yellow,
+		},
+		{
 			name: "quarantine limits set by receiver.toml",
 			setup: func(t *testing.T, e *env) {
 				updateStream(t, e, subjects.QuarantineStream, func(c *jetstream.StreamConfig) { c.MaxBytes, c.MaxMsgs = 2<<30, 10 })
