@@ -89,12 +89,12 @@ func ParseMeta(b []byte) (Meta, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, recorded)
 	if err != nil {
-		return Meta{}, fmt.Errorf("%w: recorded_at %q is not RFC 3339", ErrMetaBadField, recorded)
+		return Meta{}, fmt.Errorf("%w: recorded_at %s is not RFC 3339", ErrMetaBadField, subjects.Quote(recorded))
 	}
 	// An offset can move a year-0000 or year-9999 time out of the range
 	// RFC 3339 (and so a manifest or verdict holding this Meta) can spell.
 	if y := t.UTC().Year(); y < 0 || y > 9999 {
-		return Meta{}, fmt.Errorf("%w: recorded_at %q is out of range in UTC", ErrMetaBadField, recorded)
+		return Meta{}, fmt.Errorf("%w: recorded_at %s is out of range in UTC", ErrMetaBadField, subjects.Quote(recorded))
 	}
 	m := Meta{EpisodeID: id, RecordedAt: t.UTC()}
 
@@ -123,7 +123,7 @@ func ParseMeta(b []byte) (Meta, error) {
 	}
 	m.CodeVersion.Commit = commit
 	if !subjects.ValidCommit(commit) {
-		return m, fmt.Errorf("%w: code_version.commit %q is not 40 lowercase hex digits", ErrNotStamped, commit)
+		return m, fmt.Errorf("%w: code_version.commit %s is not 40 lowercase hex digits", ErrNotStamped, subjects.Quote(commit))
 	}
 	return m, nil
 }

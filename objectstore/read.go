@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/cis490/cis490/subjects"
 )
 
 // Limits bound what the reader accepts, so that no archive can make the hub
@@ -125,9 +127,9 @@ func (r *ReadResult) matches(m *Manifest) error {
 	}
 	switch {
 	case r.Meta.EpisodeID != m.EpisodeID:
-		return bad("episode_id", r.Meta.EpisodeID, m.EpisodeID)
+		return bad("episode_id", subjects.Quote(r.Meta.EpisodeID), subjects.Quote(m.EpisodeID))
 	case r.Meta.CodeVersion.Commit != m.CodeVersion.Commit:
-		return bad("code_version.commit", r.Meta.CodeVersion.Commit, m.CodeVersion.Commit)
+		return bad("code_version.commit", subjects.Quote(r.Meta.CodeVersion.Commit), subjects.Quote(m.CodeVersion.Commit))
 	case r.Files != m.Files:
 		return bad("files", r.Files, m.Files)
 	case r.Dirs != m.Dirs:
@@ -168,7 +170,7 @@ func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error)
 		}
 		if i == 0 {
 			if e.Name != MetaFile || e.Dir {
-				return res, fmt.Errorf("%w: first entry is %q", ErrMetaNotFirst, hdr.Name)
+				return res, fmt.Errorf("%w: first entry is %s", ErrMetaNotFirst, subjects.Quote(hdr.Name))
 			}
 			if e.Size > MaxMetaSize {
 				return res, fmt.Errorf("%w: %d bytes, limit %d", ErrMetaTooLarge, e.Size, MaxMetaSize)
@@ -193,7 +195,7 @@ func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error)
 			res.Files++
 			res.RawBytes += e.Size
 			if res.RawBytes > lim.MaxBytes {
-				return res, fmt.Errorf("%w: more than %d bytes unpacked (at %s)", ErrTooLarge, lim.MaxBytes, e.Name)
+				return res, fmt.Errorf("%w: more than %d bytes unpacked (at %s)", ErrTooLarge, lim.MaxBytes, subjects.Quote(e.Name))
 			}
 		}
 		if res.Files+res.Dirs > lim.MaxFiles {
@@ -222,7 +224,7 @@ func visitEntry(visit func(Entry, io.Reader) error, e Entry, r io.Reader) error 
 		if er.err != nil {
 			return tarErr(er.err)
 		}
-		return fmt.Errorf("visit %s: %w", e.Name, err)
+		return fmt.Errorf("visit %s: %w", subjects.Quote(e.Name), err)
 	}
 	return nil
 }
@@ -251,22 +253,22 @@ func checkEntry(hdr *tar.Header, lim Limits, seen map[string]bool) (Entry, error
 		e.Dir, e.Size = true, 0
 		name = strings.TrimSuffix(name, "/")
 	default:
-		return e, fmt.Errorf("%w: %q is of tar type %q", ErrEntryType, hdr.Name, hdr.Typeflag)
+		return e, fmt.Errorf("%w: %s is of tar type %q", ErrEntryType, subjects.Quote(hdr.Name), hdr.Typeflag)
 	}
 	if err := checkName(name, lim); err != nil {
 		return e, err
 	}
 	if hdr.Size < 0 {
-		return e, fmt.Errorf("%w: %q has size %d", ErrBadTar, name, hdr.Size)
+		return e, fmt.Errorf("%w: %s has size %d", ErrBadTar, subjects.Quote(name), hdr.Size)
 	}
 	if e.Size > lim.MaxBytes {
-		return e, fmt.Errorf("%w: %q is %d bytes, limit %d", ErrTooLarge, name, e.Size, lim.MaxBytes)
+		return e, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, subjects.Quote(name), e.Size, lim.MaxBytes)
 	}
 	if seen[name] {
-		return e, fmt.Errorf("%w: %q", ErrDuplicateEntry, name)
+		return e, fmt.Errorf("%w: %s", ErrDuplicateEntry, subjects.Quote(name))
 	}
 	if dir := path.Dir(name); dir != "." && !seen[dir+"/"] {
-		return e, fmt.Errorf("%w: %q comes before its directory %q", ErrBadTar, name, dir)
+		return e, fmt.Errorf("%w: %s comes before its directory %s", ErrBadTar, subjects.Quote(name), subjects.Quote(dir))
 	}
 	seen[name] = true
 	if e.Dir {
@@ -279,29 +281,29 @@ func checkEntry(hdr *tar.Header, lim Limits, seen map[string]bool) (Entry, error
 // checkName accepts only clean relative UTF-8 paths without control characters.
 func checkName(name string, lim Limits) error {
 	if len(name) > lim.MaxNameLen {
-		return fmt.Errorf("%w: %d bytes, limit %d: %.64q...", ErrNameTooLong, len(name), lim.MaxNameLen, name)
+		return fmt.Errorf("%w: %d bytes, limit %d: %s", ErrNameTooLong, len(name), lim.MaxNameLen, subjects.Quote(name))
 	}
 	if !utf8.ValidString(name) {
-		return fmt.Errorf("%w: %q is not valid UTF-8", ErrBadName, name)
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrBadName, subjects.Quote(name))
 	}
 	for _, r := range name {
 		if r == '\\' || unicode.IsControl(r) {
-			return fmt.Errorf("%w: %q holds %q", ErrBadName, name, r)
+			return fmt.Errorf("%w: %s holds %q", ErrBadName, subjects.Quote(name), r)
 		}
 	}
 	if strings.HasPrefix(name, "/") {
-		return fmt.Errorf("%w: %q", ErrAbsolutePath, name)
+		return fmt.Errorf("%w: %s", ErrAbsolutePath, subjects.Quote(name))
 	}
 	for _, elem := range strings.Split(name, "/") {
 		if elem == ".." {
-			return fmt.Errorf("%w: %q", ErrPathTraversal, name)
+			return fmt.Errorf("%w: %s", ErrPathTraversal, subjects.Quote(name))
 		}
 		if len(elem) > maxElemLen {
-			return fmt.Errorf("%w: element of %d bytes, limit %d, in %.64q", ErrNameTooLong, len(elem), maxElemLen, name)
+			return fmt.Errorf("%w: element of %d bytes, limit %d, in %s", ErrNameTooLong, len(elem), maxElemLen, subjects.Quote(name))
 		}
 	}
 	if !cleanName(name) {
-		return fmt.Errorf("%w: %q is not a clean relative path", ErrPathTraversal, name)
+		return fmt.Errorf("%w: %s is not a clean relative path", ErrPathTraversal, subjects.Quote(name))
 	}
 	return nil
 }

@@ -177,7 +177,7 @@ func (s *Store) Has(ctx context.Context, episode string, seg Segment) (bool, err
 		return false, err
 	}
 	if int64(info.Size) != seg.Size || info.Digest != want {
-		return false, fmt.Errorf("%w: stored %s has %d bytes and %s, want %d bytes", ErrSegmentDigest, name, info.Size, info.Digest, seg.Size)
+		return false, fmt.Errorf("%w: stored %s has %d bytes and %s, want %d bytes", ErrSegmentDigest, name, info.Size, subjects.Quote(info.Digest), seg.Size)
 	}
 	return true, nil
 }
@@ -295,7 +295,7 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		return fail(fmt.Errorf("get segment %s: %w", name, err))
 	}
 	if want, _ := digestValue(seg.SHA256); info.Digest != want && int64(info.Size) == seg.Size {
-		return fail(fmt.Errorf("%w: %s is stored with digest %s", ErrSegmentDigest, name, info.Digest))
+		return fail(fmt.Errorf("%w: %s is stored with digest %s", ErrSegmentDigest, name, subjects.Quote(info.Digest)))
 	}
 	cr := &chunkReader{ctx: ctx, left: info.Chunks}
 	if info.Chunks > 0 {

@@ -38,6 +38,26 @@ type Verdict struct {
 	Time     time.Time `json:"time"`
 }
 
+// Bound cuts every string of v a lab host can set to its bound
+// (subjects.Clip): Detail to subjects.MaxDetail bytes, the episode id,
+// the submission id and the code version to subjects.MaxField. A host's
+// megabyte of garbage then makes a verdict, a record and a log line of a
+// few hundred bytes, never a copy of itself. The receiver bounds every
+// verdict before it writes, records or logs it.
+func (v *Verdict) Bound() {
+	v.Detail = subjects.Clip(v.Detail, subjects.MaxDetail)
+	v.EpisodeID = subjects.Clip(v.EpisodeID, subjects.MaxField)
+	v.Submission = subjects.Clip(v.Submission, subjects.MaxField)
+	v.CodeVersion = v.CodeVersion.bounded()
+}
+
+// bounded is c with its strings cut to subjects.MaxField bytes.
+func (c CodeVersion) bounded() CodeVersion {
+	c.Commit = subjects.Clip(c.Commit, subjects.MaxField)
+	c.Branch = subjects.Clip(c.Branch, subjects.MaxField)
+	return c
+}
+
 // ParseVerdict decodes a verdicts value.
 func ParseVerdict(b []byte) (Verdict, error) {
 	var v Verdict
@@ -58,6 +78,14 @@ type Record struct {
 	Verdict  Verdict  `json:"verdict"`
 	Manifest Manifest `json:"manifest"`
 	Bucket   string   `json:"bucket"`
+}
+
+// Bound cuts every string of r a lab host can set to its bound: the
+// verdict's (Verdict.Bound) and the manifest's code version, the only
+// strings of a valid manifest that Validate does not check.
+func (r *Record) Bound() {
+	r.Verdict.Bound()
+	r.Manifest.CodeVersion = r.Manifest.CodeVersion.bounded()
 }
 
 // ParseRecord decodes a quarantine or accepted record.

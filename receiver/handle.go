@@ -57,7 +57,8 @@ func (r *Receiver) handle(ctx context.Context, msg jetstream.Msg) {
 	defer stop()
 	hctx = withProgress(hctx, &progress)
 
-	log := r.log.With("subject", msg.Subject())
+	// Every attribute that comes from the host is bounded (subjects.Clip).
+	log := r.log.With("subject", subjects.Clip(msg.Subject(), subjects.MaxField))
 	err := r.process(hctx, msg, log)
 	if err == nil {
 		return
@@ -114,11 +115,13 @@ func (r *Receiver) process(ctx context.Context, msg jetstream.Msg, log *slog.Log
 		log.Error("submission on a subject that names no host; terminated", "error", err)
 		return msg.Term()
 	}
-	msgID := msg.Headers().Get(subjects.HeaderMsgID)
+	// The host's header values are kept and logged bounded: a publisher's
+	// are far shorter, a hostile host's megabyte is cut.
+	msgID := subjects.Clip(msg.Headers().Get(subjects.HeaderMsgID), subjects.MaxField)
 	m, perr := objectstore.ParseManifest(msg.Data())
 	episode := m.EpisodeID
 	if perr != nil {
-		episode = msg.Headers().Get(subjects.HeaderEpisode)
+		episode = subjects.Clip(msg.Headers().Get(subjects.HeaderEpisode), subjects.MaxField)
 	}
 	log = log.With("host", host, "episode", episode, "submission", msgID)
 	if subjects.ValidateEpisode(episode) != nil {
@@ -149,6 +152,7 @@ func (r *Receiver) process(ctx context.Context, msg jetstream.Msg, log *slog.Log
 		if err != nil {
 			return err
 		}
+		v.Bound()
 		r.o.Metrics.validation(time.Since(t0))
 		defer ex.abort()
 		rev, err = r.putVerdict(ctx, key, v, rev)
@@ -219,7 +223,9 @@ func (r *Receiver) effects(ctx context.Context, host string, m *objectstore.Mani
 // publishRecord publishes a verdict record, de-duplicated by msgID within the
 // stream's Duplicates window.
 func (r *Receiver) publishRecord(ctx context.Context, subject, msgID, host string, m *objectstore.Manifest, v *objectstore.Verdict) error {
-	body, err := json.Marshal(objectstore.Record{Verdict: *v, Manifest: *m, Bucket: subjects.EpisodeBucket(host)})
+	rec := objectstore.Record{Verdict: *v, Manifest: *m, Bucket: subjects.EpisodeBucket(host)}
+	rec.Bound()
+	body, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
@@ -227,7 +233,7 @@ func (r *Receiver) publishRecord(ctx context.Context, subject, msgID, host strin
 	out.Data = body
 	out.Header.Set(subjects.HeaderMsgID, msgID)
 	out.Header.Set(subjects.HeaderHost, host)
-	out.Header.Set(subjects.HeaderEpisode, v.EpisodeID)
+	out.Header.Set(subjects.HeaderEpisode, rec.Verdict.EpisodeID)
 	out.Header.Set(subjects.HeaderReason, string(v.Reason))
 	out.Header.Set(subjects.HeaderArchiveSHA256, v.ArchiveSHA256)
 	if _, err := r.js.PublishMsg(ctx, out); err != nil {
@@ -243,6 +249,7 @@ func (r *Receiver) recordOrphan(ctx context.Context, msg jetstream.Msg, host, ep
 	}
 	v := objectstore.Verdict{Host: host, EpisodeID: episode, Reason: subjects.Malformed, Detail: perr.Error(),
 		Submission: msgID, Receiver: r.o.ID, Time: time.Now().UTC(), Done: true}
+	v.Bound()
 	if msgID == "" {
 		msgID = fmt.Sprintf("%s.orphan.%d", host, time.Now().UnixNano())
 	}

@@ -57,13 +57,16 @@ func (e *env) run(opts receiver.Options) *receiver.Receiver {
 }
 
 // start starts a receiver and returns it with a function that stops it.
+// Its logger is the test's unless opts has one.
 func (e *env) start(opts receiver.Options) (*receiver.Receiver, func()) {
 	e.t.Helper()
 	if opts.ArchiveDir == "" {
 		opts.ArchiveDir = e.archive
 	}
 	opts.FetchWait = 500 * time.Millisecond
-	opts.Logger = hubtest.Logger(e.t)
+	if opts.Logger == nil {
+		opts.Logger = hubtest.Logger(e.t)
+	}
 	r, err := receiver.New(e.t.Context(), e.js, opts)
 	if err != nil {
 		e.t.Fatal(err)

@@ -163,7 +163,7 @@ var (
 // case so that the upper-cased bucket name maps back to exactly one host.
 func ValidateHost(host string) error {
 	if !hostRE.MatchString(host) {
-		return fmt.Errorf("%w %q: want %s", ErrBadHost, host, HostRule)
+		return fmt.Errorf("%w %s: want %s", ErrBadHost, Quote(host), HostRule)
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func ValidateHost(host string) error {
 // key-value key part, an object name part and a directory name.
 func ValidateEpisode(id string) error {
 	if !episodeRE.MatchString(id) {
-		return fmt.Errorf("%w %q: want %s", ErrBadEpisode, id, EpisodeRule)
+		return fmt.Errorf("%w %s: want %s", ErrBadEpisode, Quote(id), EpisodeRule)
 	}
 	return nil
 }
@@ -184,7 +184,7 @@ func ValidCommit(c string) bool { return commitRE.MatchString(c) }
 // ValidateCommit returns nil if c is a full lowercase git commit.
 func ValidateCommit(c string) error {
 	if !ValidCommit(c) {
-		return fmt.Errorf("%w %q: want exactly 40 lowercase hex digits", ErrBadCommit, c)
+		return fmt.Errorf("%w %s: want exactly 40 lowercase hex digits", ErrBadCommit, Quote(c))
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ func ValidateCommit(c string) error {
 // ValidateDigest returns nil if d is a SHA-256 in lowercase hex.
 func ValidateDigest(d string) error {
 	if !digestRE.MatchString(d) {
-		return fmt.Errorf("%w %q: want 64 lowercase hex digits", ErrBadDigest, d)
+		return fmt.Errorf("%w %s: want 64 lowercase hex digits", ErrBadDigest, Quote(d))
 	}
 	return nil
 }
@@ -248,10 +248,10 @@ func SubmitSubject(host string) string { return SubmitPrefix + "." + host }
 func ParseSubmitSubject(subj string) (string, error) {
 	host, ok := strings.CutPrefix(subj, SubmitPrefix+".")
 	if !ok {
-		return "", fmt.Errorf("%w: subject %q does not start with %s.", ErrBadName, subj, SubmitPrefix)
+		return "", fmt.Errorf("%w: subject %s does not start with %s.", ErrBadName, Quote(subj), SubmitPrefix)
 	}
 	if err := ValidateHost(host); err != nil {
-		return "", fmt.Errorf("%w: subject %q: %w", ErrBadName, subj, err)
+		return "", fmt.Errorf("%w: subject %s: %w", ErrBadName, Quote(subj), err)
 	}
 	return host, nil
 }
