@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -51,6 +52,12 @@ type ReceiveSection struct {
 	// AckWait is how long a submission may be held without progress
 	// before the server redelivers it.
 	AckWait Duration `toml:"ack_wait"`
+	// HostRate is each host's submission budget, in submissions a second
+	// over time; a submission over it is dropped unjudged.
+	HostRate float64 `toml:"host_rate"`
+	// HostBurst is how many submissions a host may send at once before
+	// HostRate holds it back.
+	HostBurst int `toml:"host_burst"`
 }
 
 // QuarantineSection is the [quarantine] table: retention of the reject records.
@@ -103,6 +110,8 @@ func DefaultReceiver() Receiver {
 			MaxFiles:        100_000,
 			MaxNameLen:      1024,
 			AckWait:         Duration(2 * time.Minute),
+			HostRate:        20,
+			HostBurst:       2000,
 		},
 		Quarantine: QuarantineSection{
 			MaxAge:   Duration(30 * Day),
@@ -171,6 +180,12 @@ func (r Receiver) Validate() error {
 	}
 	if rc.AckWait < Duration(time.Second) {
 		bad("receive.ack_wait", rc.AckWait, "must be at least 1s")
+	}
+	if !(rc.HostRate > 0) || math.IsInf(rc.HostRate, 0) {
+		bad("receive.host_rate", rc.HostRate, "must be a number of submissions a second above 0")
+	}
+	if rc.HostBurst < 1 {
+		bad("receive.host_burst", rc.HostBurst, "must be at least 1")
 	}
 
 	q := r.Quarantine
@@ -282,6 +297,9 @@ var receiverComments = map[string]string{
 	"receive.max_files":         "most entries (files and directories) in an episode; more is malformed",
 	"receive.max_name_len":      "longest path inside an episode, in bytes, 1 to 4096",
 	"receive.ack_wait":          "a submission held this long without progress is redelivered",
+	"receive.host_rate": "each host's submission budget, submissions a second over time; one over it is dropped unjudged " +
+		"(recorded once a burst as cis490.nack.<host>.rate-limited) and its publisher submits it again after its verdict_timeout",
+	"receive.host_burst": "submissions a host may send at once before host_rate holds it back; the default takes 1000 episodes queued at once",
 
 	"quarantine":           "Retention of the reject records in CIS490_QUARANTINE.",
 	"quarantine.max_age":   "records older than this are dropped",

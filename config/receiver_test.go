@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -45,6 +46,11 @@ func TestReceiverValidate(t *testing.T) {
 		{"max name len 0", func(r *Receiver) { r.Receive.MaxNameLen = 0 }, "receive.max_name_len = 0: must be 1 to 4096"},
 		{"max name len 5000", func(r *Receiver) { r.Receive.MaxNameLen = 5000 }, "receive.max_name_len = 5000: must be 1 to 4096"},
 		{"ack wait 0", func(r *Receiver) { r.Receive.AckWait = 0 }, `receive.ack_wait = "0": must be at least 1s`},
+		{"host rate 0.5", func(r *Receiver) { r.Receive.HostRate = 0.5 }, ""},
+		{"host rate 0", func(r *Receiver) { r.Receive.HostRate = 0 }, "receive.host_rate = 0: must be a number of submissions a second above 0"},
+		{"host rate NaN", func(r *Receiver) { r.Receive.HostRate = math.NaN() }, "receive.host_rate = NaN: must be"},
+		{"host burst 1", func(r *Receiver) { r.Receive.HostBurst = 1 }, ""},
+		{"host burst 0", func(r *Receiver) { r.Receive.HostBurst = 0 }, "receive.host_burst = 0: must be at least 1"},
 		{"quarantine age 0", func(r *Receiver) { r.Quarantine.MaxAge = 0 }, `quarantine.max_age = "0": must be more than 0`},
 		{"quarantine bytes 0", func(r *Receiver) { r.Quarantine.MaxBytes = 0 }, `quarantine.max_bytes = "0": must be more than 0`},
 		{"quarantine msgs 10", func(r *Receiver) { r.Quarantine.MaxMsgs = 10 }, ""},

@@ -385,6 +385,18 @@ func TestNacksReadAll(t *testing.T) {
 	}
 }
 
+// TestNacksRateLimited: the record of a burst of dropped submissions,
+// whose reason is not a verdict, is counted under its own name and gets
+// its own fix.
+func TestNacksRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.nack(host, subjects.RateLimited, "ep-1", "")
+	c := connect(t, e.url)
+	r := Nacks(t.Context(), c, host, time.Hour, time.Now(), "")
+	checkRow(t, Report{Rows: []Row{r}}, "nacks", want{status: Yellow, summary: []string{"1 episode rejected as rate-limited"}, fix: []string{"host_rate"}})
+}
+
 func TestNacksStreamMissing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

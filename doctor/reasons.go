@@ -68,6 +68,10 @@ func reasonFix(reason string, commits []string, episode, flags string) string {
 		return "check this host's disk and the link, then " + requeue
 	case subjects.Malformed:
 		return show + " (fix what its detail names), then " + requeue
+	case subjects.RateLimited:
+		return "nothing, if it stopped: the hub dropped submissions this host sent faster than its budget, and the publisher " +
+			"submits each again once ship.verdict_timeout passes without a verdict; if it goes on, find what submits so much " +
+			"(journalctl -u cis490-publisher), or have the hub admin raise [receive] host_rate and host_burst"
 	}
 	return show
 }

@@ -115,6 +115,14 @@ func (r *Receiver) process(ctx context.Context, msg jetstream.Msg, log *slog.Log
 		log.Error("submission on a subject that names no host; terminated", "error", err)
 		return msg.Term()
 	}
+	// A first delivery takes from its host's budget before any work is
+	// done on it; a redelivery (after a nak, or a receiver that died) has
+	// paid already, and may have a decision to finish.
+	if md, err := msg.Metadata(); err != nil || md.NumDelivered <= 1 {
+		if ok, d := r.budget.take(host); !ok {
+			return r.overBudget(ctx, msg, host, d, log)
+		}
+	}
 	// The host's header values are kept and logged bounded: a publisher's
 	// are far shorter, a hostile host's megabyte is cut.
 	msgID := subjects.Clip(msg.Headers().Get(subjects.HeaderMsgID), subjects.MaxField)

@@ -114,13 +114,19 @@ func (e *env) upload(dir string) objectstore.Manifest {
 // submit publishes a manifest (any JSON value) and returns its Nats-Msg-Id.
 func (e *env) submit(episodeID, digest string, attempt int, body any) string {
 	e.t.Helper()
+	return e.submitAs(host, episodeID, digest, attempt, body)
+}
+
+// submitAs is submit on host h's subject.
+func (e *env) submitAs(h, episodeID, digest string, attempt int, body any) string {
+	e.t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	msg := nats.NewMsg(subjects.SubmitSubject(host))
+	msg := nats.NewMsg(subjects.SubmitSubject(h))
 	msg.Data = b
-	id := subjects.MsgID(host, episodeID, digest, attempt)
+	id := subjects.MsgID(h, episodeID, digest, attempt)
 	msg.Header.Set(subjects.HeaderMsgID, id)
 	msg.Header.Set(subjects.HeaderEpisode, episodeID)
 	if _, err := e.js.PublishMsg(e.t.Context(), msg); err != nil {

@@ -19,6 +19,9 @@ type Metrics struct {
 	Redeliver  prometheus.Counter
 	Early      *prometheus.CounterVec
 	EarlyBytes prometheus.Counter
+	// RateLimited counts, by host, the submissions dropped unjudged
+	// because their host was over its budget.
+	RateLimited *prometheus.CounterVec
 }
 
 // NewMetrics registers the receiver's metrics with reg.
@@ -51,8 +54,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cis490_receiver_early_read_bytes_total",
 			Help: "Archive bytes read before their submission came, while the rest of the episode uploaded.",
 		}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_rate_limited_total",
+			Help: "Submissions dropped unjudged because their host submitted faster than [receive] host_rate and host_burst allow, by host.",
+		}, []string{"host"}),
 	}
-	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes)
+	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes, m.RateLimited)
 	m.Early.WithLabelValues("used")
 	m.Early.WithLabelValues("unused")
 	for _, r := range subjects.Reasons {
@@ -104,5 +111,11 @@ func (m *Metrics) earlyRead(used bool, before int64) {
 		m.Early.WithLabelValues("used").Inc()
 	} else {
 		m.Early.WithLabelValues("unused").Inc()
+	}
+}
+
+func (m *Metrics) rateLimited(host string) {
+	if m != nil {
+		m.RateLimited.WithLabelValues(host).Inc()
 	}
 }

@@ -56,6 +56,12 @@ type Options struct {
 	// of their submission, while the rest of them uploads (default 2;
 	// negative: none, every archive is read once it is submitted).
 	EarlyReads int
+	// HostRate and HostBurst are each host's submission budget: a token
+	// bucket of HostBurst submissions refilled at HostRate a second
+	// (defaults DefaultHostRate and DefaultHostBurst; a negative HostRate:
+	// no budget). A first delivery over it is dropped unjudged (overBudget).
+	HostRate  float64
+	HostBurst int
 	// OnPass is called after every pull, whether it brought work or not: a
 	// daemon's proof of life for the systemd watchdog.
 	OnPass func()
@@ -70,7 +76,8 @@ type Receiver struct {
 	log      *slog.Logger
 	ackWait  time.Duration
 
-	early *earlyReads
+	early  *earlyReads
+	budget *budget
 
 	mu      sync.Mutex
 	buckets map[string]*objectstore.Store
@@ -100,6 +107,12 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 	if o.EarlyReads == 0 {
 		o.EarlyReads = 2
 	}
+	if o.HostRate == 0 {
+		o.HostRate = DefaultHostRate
+	}
+	if o.HostBurst <= 0 {
+		o.HostBurst = DefaultHostBurst
+	}
 	cons, err := js.Consumer(ctx, subjects.SubmissionsStream, subjects.ReceiverConsumer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: consumer %s on %s: %w", ErrNotProvisioned, subjects.ReceiverConsumer, subjects.SubmissionsStream, err)
@@ -118,6 +131,7 @@ func New(ctx context.Context, js jetstream.JetStream, o Options) (*Receiver, err
 		r.ackWait = 30 * time.Second
 	}
 	r.early = newEarlyReads(r, o.EarlyReads)
+	r.budget = newBudget(o.HostRate, o.HostBurst)
 	return r, nil
 }
 

@@ -89,6 +89,13 @@ const (
 	Corrupt     Reason = "corrupt"
 )
 
+// RateLimited is not a verdict: it is the reason of the record
+// (NackSubject(host, RateLimited)) the receiver writes once for a burst of
+// submissions it dropped unjudged because their host sent them faster
+// than its budget. It is not in Reasons, so ParseNackSubject refuses it;
+// readers of the quarantine stream take it from the record.
+const RateLimited Reason = "rate-limited"
+
 // Reasons lists every verdict, accepted first, then rejections in the order
 // an operator should look at them.
 var Reasons = []Reason{Accepted, OutOfWindow, Unstamped, Conflict, Malformed, Corrupt}

@@ -160,6 +160,8 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 		Metrics:      m,
 		OnPass:       sd.Heartbeat,
 		AcceptedKeep: cfg.GC.AcceptedKeep.Duration(),
+		HostRate:     cfg.Receive.HostRate,
+		HostBurst:    cfg.Receive.HostBurst,
 	})
 	if err != nil {
 		return err
