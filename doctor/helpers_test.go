@@ -55,6 +55,18 @@ func (e *env) bucket(host string) jetstream.ObjectStore {
 	return obs
 }
 
+// hostMeta publishes body on host h's bucket metadata subject
+// $O.<bucket>.M.<token> with the roll-up header rollup, as h may.
+func (e *env) hostMeta(h, token, rollup, body string) {
+	e.t.Helper()
+	msg := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(subjects.EpisodeBucket(h)), ">") + token)
+	msg.Data = []byte(body)
+	msg.Header.Set(jetstream.MsgRollup, rollup)
+	if _, err := e.js.PublishMsg(e.t.Context(), msg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // nack publishes a reject record as the receiver does.
 func (e *env) nack(host string, r subjects.Reason, episode, commit string) {
 	e.t.Helper()

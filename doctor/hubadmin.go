@@ -484,11 +484,17 @@ func HostRow(ctx context.Context, c *Conn, host string, since, grace time.Durati
 	octx, cancel := c.request(ctx)
 	orphans, oerr := receiver.Orphans(octx, c.JS, host, grace)
 	cancel()
+	metaStatus, metaFix := Green, ""
 	if oerr == nil {
 		d["orphan_bytes"], d["orphan_segments"], d["orphan_chunk_subjects"] = orphans.Bytes, orphans.Segments, orphans.Chunks
 		if orphans.Segments+orphans.Chunks > 0 {
 			parts = append(parts, fmt.Sprintf("%s of orphans older than %s (%s, %s) for the receiver's next sweep",
 				bytesString(int64(orphans.Bytes)), age(grace), plural(orphans.Segments, "segment"), plural(orphans.Chunks, "cut-off put")))
+		}
+		var finding string
+		metaStatus, finding, metaFix = metaFinding(host, u.Bucket, orphans, d)
+		if finding != "" {
+			parts = append(parts, finding)
 		}
 	} else {
 		what, _ := c.failure(oerr, subjects.ObjectStream(u.Bucket))
@@ -512,6 +518,9 @@ func HostRow(ctx context.Context, c *Conn, host string, since, grace time.Durati
 			d["out_of_window_commits"] = cs
 		}
 	}
+	if metaStatus != Green && metaStatus.severity() >= r.Status.severity() {
+		r.Status, r.Fix = metaStatus, metaFix
+	}
 	if len(problems) > 0 {
 		d["problems"] = problems
 		if r.Status == Green {
@@ -521,6 +530,46 @@ func HostRow(ctx context.Context, c *Conn, host string, since, grace time.Durati
 		}
 	}
 	return r
+}
+
+// metaFinding is what HostRow says of the messages on host's bucket's
+// metadata subjects that the receiver's sweep skips or reports (o, from
+// receiver.Orphans): bytes that are not object info, yellow (the sweep
+// passes over them, the host's own episodes may be judged corrupt), and
+// a roll-up of the whole bucket, red (every segment stored before it is
+// gone). The host's permissions let it write both; the admin removes
+// them. It fills d and returns the status, the summary's part and the fix.
+func metaFinding(host, bucket string, o receiver.GCResult, d map[string]any) (Status, string, string) {
+	var parts, fixes []string
+	status := Green
+	rmm := func(seqs []uint64) {
+		for _, seq := range seqs {
+			fixes = append(fixes, fmt.Sprintf("nats stream rmm %s %d", subjects.ObjectStream(bucket), seq))
+		}
+	}
+	if n := len(o.Rollups); n > 0 {
+		status = Red
+		d["rollup_seqs"] = o.Rollups
+		parts = append(parts, fmt.Sprintf("host %s rolled up its whole bucket at seq %d: segments of pending episodes are gone", host, o.Rollups[n-1]))
+		rmm(o.Rollups)
+	}
+	if o.BadMeta > 0 {
+		if status == Green {
+			status = Yellow
+		}
+		d["bad_metadata_messages"], d["bad_metadata_seqs"] = o.BadMeta, o.BadMetaSeqs
+		parts = append(parts, fmt.Sprintf("%s on its metadata subjects that %s not object metadata (written by the host; the sweep skips them)",
+			plural(o.BadMeta, "message"), map[bool]string{true: "is", false: "are"}[o.BadMeta == 1]))
+		rmm(o.BadMetaSeqs)
+	}
+	if status == Green {
+		return Green, "", ""
+	}
+	fix := "as the hub admin: " + strings.Join(fixes, "; ")
+	if len(o.Rollups) > 0 {
+		fix += fmt.Sprintf("; then find out why %s emptied its bucket (is its certificate in other hands?): its publisher uploads again what is judged corrupt", host)
+	}
+	return status, strings.Join(parts, "; "), fix
 }
 
 // lastSubmission is the time of host's newest queued submission, accepted

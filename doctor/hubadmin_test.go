@@ -87,6 +87,28 @@ func TestHubAdmin(t *testing.T) {
 			overall: Green,
 		},
 		{
+			// lab1 writes what its permissions allow on its own metadata
+			// subjects: bytes that are not object info (seq 1), then a
+			// roll-up of its whole bucket (seq 3, leaving 2 and 3); lab2
+			// only the bytes.
+			name: "host-written metadata",
+			setup: func(t *testing.T, e *env) {
+				e.bucket(host)
+				e.bucket("lab2")
+				e.hostMeta(host, "x", jetstream.MsgRollupSubject, "not json")
+				e.hostMeta(host, "y", jetstream.MsgRollupSubject, "not json")
+				e.hostMeta(host, "z", jetstream.MsgRollupAll, "{}")
+				e.hostMeta("lab2", "x", jetstream.MsgRollupSubject, "not json")
+			},
+			rows: map[string]want{
+				"host lab1": {status: Red, summary: []string{"host lab1 rolled up its whole bucket at seq 3: segments of pending episodes are gone"},
+					fix: []string{"as the hub admin: nats stream rmm OBJ_EPISODES_LAB1 3; then find out why lab1 emptied its bucket"}},
+				"host lab2": {status: Yellow, summary: []string{"1 message on its metadata subjects that is not object metadata"},
+					fix: []string{"as the hub admin: nats stream rmm OBJ_EPISODES_LAB2 1"}},
+			},
+			overall: Red,
+		},
+		{
 			name: "option changed",
 			setup: func(t *testing.T, e *env) {
 				updateStream(t, e, subjects.AcceptedStream, func(c *jetstream.StreamConfig) { c.MaxBytes = 2 << 30 })

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
@@ -593,5 +596,55 @@ func TestPutInfoTimeoutKeepsChunks(t *testing.T) {
 	}
 	if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
 		t.Fatalf("ReadArchive after the lost ack = %v", err)
+	}
+}
+
+// TestReadSurvivesHostWrittenInfo: a host may publish anything on its own
+// bucket's metadata subjects. A segment whose info is not JSON is missing
+// (corrupt, never a transient error retried for ever), Has says so, and
+// Delete passes over it; an info claiming more chunks than were stored
+// ends the read at the last one, not after waiting out its deadline.
+func TestReadSurvivesHostWrittenInfo(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, obs, _, js := newStoreJS(t)
+	dir := writeEpisode(t, t.TempDir(), "ep", map[string][]byte{"d": randomBytes(3<<20, 7)})
+	m, err := objectstore.Upload(ctx, st, dir, objectstore.UploadOptions{Host: testHost, SegmentSize: 1 << 20, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := subjects.EpisodeBucket(testHost)
+	writeInfo := func(seg objectstore.Segment, data []byte) {
+		name := subjects.SegmentObject(m.EpisodeID, seg.SHA256)
+		msg := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">") + base64.URLEncoding.EncodeToString([]byte(name)))
+		msg.Data = data
+		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	info, err := obs.GetInfo(ctx, subjects.SegmentObject(m.EpisodeID, m.Segments[0].SHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.Chunks += 5
+	lie, _ := json.Marshal(info)
+	writeInfo(m.Segments[0], lie)
+	if _, _, err := unpack(t, st, &m, objectstore.Limits{}); err != nil {
+		t.Fatalf("ReadArchive with an info claiming 5 more chunks than the segment's = %v, want nil: every byte is there", err)
+	}
+
+	writeInfo(m.Segments[1], []byte("not json"))
+	_, _, err = unpack(t, st, &m, objectstore.Limits{})
+	if r, judged := objectstore.ReasonOf(err); !errors.Is(err, objectstore.ErrSegmentMissing) || !judged || r != subjects.Corrupt {
+		t.Fatalf("ReadArchive with an info that is not JSON = %v (%q, judged %v), want %v, corrupt", err, r, judged, objectstore.ErrSegmentMissing)
+	}
+	if has, err := st.Has(ctx, m.EpisodeID, m.Segments[1]); has || !errors.Is(err, objectstore.ErrSegmentMissing) {
+		t.Fatalf("Has = %v, %v; want false, %v", has, err, objectstore.ErrSegmentMissing)
+	}
+	if err := st.Delete(ctx, m.EpisodeID, m.Segments); err != nil {
+		t.Fatalf("Delete = %v, want nil", err)
 	}
 }

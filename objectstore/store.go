@@ -169,6 +169,9 @@ func (s *Store) Has(ctx context.Context, episode string, seg Segment) (bool, err
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return false, nil
 	}
+	if errors.Is(err, jetstream.ErrBadObjectMeta) {
+		return false, badMeta(name)
+	}
 	if err != nil {
 		return false, fmt.Errorf("stat segment %s: %w", name, err)
 	}
@@ -291,6 +294,9 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return fail(fmt.Errorf("%w: %s", ErrSegmentMissing, name))
 	}
+	if errors.Is(err, jetstream.ErrBadObjectMeta) {
+		return fail(badMeta(name))
+	}
 	if err != nil {
 		return fail(fmt.Errorf("get segment %s: %w", name, err))
 	}
@@ -328,10 +334,20 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
+		drained := false
 		cr.fetch = func() ([]byte, error) {
+			if drained {
+				// The subject holds fewer chunks than the info says (a
+				// host can write any info): truncated, not a wait for
+				// chunks that will never come.
+				return nil, io.EOF
+			}
 			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
 				return nil, err
+			}
+			if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
+				drained = true
 			}
 			return msg.Data(), nil
 		}
@@ -343,6 +359,12 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		}
 	}
 	return &segmentReader{r: cr, name: name, seg: seg, h: sha256.New(), cancel: cancel}, nil
+}
+
+// badMeta is the error of a segment whose info does not decode: the
+// segment cannot be read, as if it were missing (the verdict is corrupt).
+func badMeta(name string) error {
+	return fmt.Errorf("%w: %s: its info is not object metadata (written by the host?)", ErrSegmentMissing, name)
 }
 
 // DirectGetMaxChunks is the largest object, in chunks, that Open reads
@@ -376,7 +398,7 @@ func (s *Store) info(ctx context.Context, name string) (*jetstream.ObjectInfo, e
 	}
 	var info jetstream.ObjectInfo
 	if err := json.Unmarshal(data, &info); err != nil {
-		return nil, fmt.Errorf("object info of %s: %w", name, err)
+		return nil, jetstream.ErrBadObjectMeta
 	}
 	if info.Deleted {
 		return nil, jetstream.ErrObjectNotFound
@@ -552,12 +574,14 @@ func (c *chunkReader) Close() error {
 	return nil
 }
 
-// Delete removes the episode's segments listed. Segments already gone are fine.
+// Delete removes the episode's segments listed. Segments already gone
+// are fine, and so is one whose info is not object metadata (a host wrote
+// it; the delete cannot read it, and cis490 doctor --hub reports it).
 func (s *Store) Delete(ctx context.Context, episode string, segs []Segment) error {
 	for _, seg := range segs {
 		name := subjects.SegmentObject(episode, seg.SHA256)
 		err := s.obs.Delete(ctx, name)
-		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) && !errors.Is(err, jetstream.ErrBadObjectMeta) {
 			return fmt.Errorf("delete segment %s: %w", name, err)
 		}
 	}

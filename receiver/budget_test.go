@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cis490/cis490/hub"
 	"github.com/cis490/cis490/hub/hubtest"
 	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/receiver"
@@ -31,15 +30,7 @@ func TestHostBudget(t *testing.T) {
 	e.run(receiver.Options{HostRate: 0.01, HostBurst: 3, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 
-	obs2, err := hub.EnsureHostBucket(t.Context(), e.js, "lab2", e.hub.Resources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := objectstore.Upload(t.Context(), objectstore.NewStore(e.js, obs2), episode(t, "ep-lab2", commit, map[string]string{"x": "2"}),
-		objectstore.UploadOptions{Host: "lab2", SegmentSize: objectstore.MinSegmentSize, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2 := e.uploadAs("lab2", episode(t, "ep-lab2", commit, map[string]string{"x": "2"}))
 	for i := range 50 {
 		if i == 25 {
 			e.submitAs("lab2", m2.EpisodeID, m2.ArchiveSHA256, 1, m2)

@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +25,23 @@ type GCResult struct {
 	Bytes    uint64 // bytes freed
 	Kept     int    // segment objects kept
 	Expired  int    // of Segments, those of accepted episodes past AcceptedKeep
+	// BadMeta counts the messages on the buckets' metadata subjects that
+	// are not an object's info (a host can publish any bytes there); the
+	// sweep skips them. BadMetaSeqs are their stream sequences, the first
+	// maxSeqs of them, and BadMetaSubject the first one's subject.
+	BadMeta        int
+	BadMetaSeqs    []uint64
+	BadMetaSubject string
+	// Rollups are the stream sequences of metadata messages that rolled
+	// up a whole bucket (Nats-Rollup: all): everything stored before them
+	// is gone.
+	Rollups []uint64
+	// Failed counts the buckets whose sweep failed; the others were swept.
+	Failed int
 }
+
+// maxSeqs bounds the sequences a GCResult lists.
+const maxSeqs = 10
 
 // SweepOrphans deletes, in every host bucket, what no pending or accepted
 // manifest references and what is older than grace:
@@ -60,15 +78,44 @@ func (r *Receiver) SweepOrphans(ctx context.Context, grace time.Duration) (GCRes
 		if err != nil {
 			continue // not a bucket cis490 made
 		}
-		if err := sw.sweepBucket(ctx, host, bucket, grace, &res); err != nil {
-			return res, err
+		// One bucket's failure is logged and counted, and the sweep goes
+		// on: a host must not keep the others' orphans by breaking its own.
+		var one GCResult
+		err = sw.sweepBucket(ctx, host, bucket, grace, &one)
+		r.o.Metrics.swept(host, one, err)
+		res.add(one)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, err
+			}
+			res.Failed++
+			r.log.Warn("orphan sweep of a bucket failed; the other buckets are swept", "host", host, "bucket", bucket, "error", err)
+			continue
 		}
 		res.Buckets++
 	}
 	r.log.Info("orphan sweep", "buckets", res.Buckets, "segments_deleted", res.Segments,
 		"chunk_subjects_purged", res.Chunks, "bytes_freed", res.Bytes, "segments_kept", res.Kept,
-		"accepted_segments_expired", res.Expired)
+		"accepted_segments_expired", res.Expired, "buckets_failed", res.Failed)
+	if res.Failed > 0 {
+		return res, fmt.Errorf("gc: %d of %d buckets not swept (logged above)", res.Failed, res.Failed+res.Buckets)
+	}
 	return res, nil
+}
+
+// add sums o into res.
+func (res *GCResult) add(o GCResult) {
+	res.Segments += o.Segments
+	res.Chunks += o.Chunks
+	res.Bytes += o.Bytes
+	res.Kept += o.Kept
+	res.Expired += o.Expired
+	res.BadMeta += o.BadMeta
+	if res.BadMetaSubject == "" {
+		res.BadMetaSubject = o.BadMetaSubject
+	}
+	res.BadMetaSeqs = append(res.BadMetaSeqs, o.BadMetaSeqs[:min(len(o.BadMetaSeqs), maxSeqs-len(res.BadMetaSeqs))]...)
+	res.Rollups = append(res.Rollups, o.Rollups...)
 }
 
 // Orphans measures, deleting nothing, what SweepOrphans(ctx, grace) would
@@ -113,11 +160,13 @@ func (s sweeper) sweepBucket(ctx context.Context, host, bucket string, grace tim
 	// the listing refers only to objects the listing already saw, and a
 	// young one is kept by grace anyway.
 	lctx, cancel := context.WithTimeout(ctx, gcListTimeout)
-	infos, err := obs.List(lctx)
+	meta, err := listMeta(lctx, s.js, bucket)
 	cancel()
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	if err != nil {
 		return fmt.Errorf("gc: list %s: %w", bucket, err)
 	}
+	infos := meta.infos
+	meta.report(host, bucket, res, s.log)
 	pending, err := pendingSegments(ctx, s.js, host)
 	if err != nil {
 		return err
@@ -245,7 +294,7 @@ func (s sweeper) purgeChunks(ctx context.Context, bucket string, live map[string
 			continue // an upload in progress writes its metadata last
 		}
 		if s.measure {
-			n, err := chunkBytes(ctx, stream, subj, info.State.Subjects[subj])
+			n, err := chunkBytes(ctx, stream, subj)
 			if err != nil {
 				return fmt.Errorf("gc: size of %s: %w", subj, err)
 			}
@@ -269,38 +318,160 @@ func (s sweeper) purgeChunks(ctx context.Context, bucket string, live map[string
 	return nil
 }
 
-// chunkBytes sums the payload bytes of the n chunks on subj, reading only
+// chunkBytes sums the payload bytes of the chunks on subj, reading only
 // their headers: a headers-only consumer gets each message's size in
 // Nats-Msg-Size instead of its data.
-func chunkBytes(ctx context.Context, stream jetstream.Stream, subj string, n uint64) (uint64, error) {
-	c, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subj}, HeadersOnly: true})
-	if err != nil {
-		return 0, err
-	}
+func chunkBytes(ctx context.Context, stream jetstream.Stream, subj string) (uint64, error) {
 	var total uint64
-	for got := uint64(0); got < n; {
-		batch, err := c.Fetch(int(min(n-got, 1024)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return 0, err
-		}
-		before := got
-		for m := range batch.Messages() {
+	err := scanOrdered(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}, HeadersOnly: true},
+		func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 			size, err := strconv.ParseUint(m.Headers().Get(subjects.HeaderMsgSize), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("%s of %s: %w", subjects.HeaderMsgSize, subj, err)
+				return fmt.Errorf("%s of %s: %w", subjects.HeaderMsgSize, subj, err)
 			}
 			total += size
+			return nil
+		})
+	return total, err
+}
+
+// metaListing is what listMeta read on a bucket's metadata subjects.
+type metaListing struct {
+	// infos are the objects, deleted ones left out, each with the time
+	// its info was stored as ModTime.
+	infos []*jetstream.ObjectInfo
+	// bad are the messages that are not an object's info under its own
+	// name; rollups those that rolled up the whole bucket.
+	bad, rollups []metaMsg
+}
+
+// metaMsg names one message of a bucket's stream.
+type metaMsg struct {
+	seq     uint64
+	subject string
+	time    time.Time
+}
+
+// listMeta lists a bucket's objects from the last message on each of its
+// metadata subjects, read with an ordered consumer. It is nats.go's
+// ObjectStore.List made to survive any bytes: a host may publish anything
+// on its own bucket's metadata subjects, and one message that is not
+// JSON made List wait out its context, every sweep, before the other
+// buckets (it sends its end-of-listing marker only after a message that
+// decodes). Here such a message is only counted in bad. A message whose
+// header rolled up the whole bucket (Nats-Rollup: all) is counted in
+// rollups, whatever its body.
+func listMeta(ctx context.Context, js jetstream.JetStream, bucket string) (metaListing, error) {
+	var l metaListing
+	stream, err := js.Stream(ctx, subjects.ObjectStream(bucket))
+	if err != nil {
+		return l, err
+	}
+	prefix := strings.TrimSuffix(subjects.ObjectMetaAll(bucket), ">")
+	err = scanOrdered(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subjects.ObjectMetaAll(bucket)},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	}, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+		m := metaMsg{seq: md.Sequence.Stream, subject: msg.Subject(), time: md.Timestamp}
+		rollup := msg.Headers().Get(jetstream.MsgRollup) == jetstream.MsgRollupAll
+		if rollup {
+			l.rollups = append(l.rollups, m)
+		}
+		var info jetstream.ObjectInfo
+		if json.Unmarshal(msg.Data(), &info) != nil || info.Name == "" || info.NUID == "" ||
+			msg.Subject() != prefix+base64.URLEncoding.EncodeToString([]byte(info.Name)) {
+			if !rollup { // reported as a roll-up already
+				l.bad = append(l.bad, m)
+			}
+			return nil
+		}
+		if !info.Deleted {
+			info.ModTime = md.Timestamp
+			l.infos = append(l.infos, &info)
+		}
+		return nil
+	})
+	return l, err
+}
+
+// report logs what a listing found wrong with host's bucket, one line for
+// the messages that are not object info and one for each roll-up, and
+// counts them in res.
+func (l metaListing) report(host, bucket string, res *GCResult, log *slog.Logger) {
+	rmm := "nats stream rmm " + subjects.ObjectStream(bucket) + " "
+	if n := len(l.bad); n > 0 {
+		first := l.bad[0]
+		res.BadMeta += n
+		res.BadMetaSubject = first.subject
+		for _, m := range l.bad[:min(n, maxSeqs)] {
+			res.BadMetaSeqs = append(res.BadMetaSeqs, m.seq)
+		}
+		log.Warn("bucket metadata holds messages that are not object info; skipped", "host", host, "bucket", bucket,
+			"messages", n, "subject", subjects.Clip(first.subject, subjects.MaxField), "seq", first.seq,
+			"fix", rmm+strconv.FormatUint(first.seq, 10)+" (as the hub admin, for each)")
+	}
+	for _, m := range l.rollups {
+		res.Rollups = append(res.Rollups, m.seq)
+		log.Error("host rolled up its whole bucket: segments of pending episodes are gone", "host", host, "bucket", bucket,
+			"seq", m.seq, "time", m.time.UTC().Format(time.RFC3339), "fix", rmm+strconv.FormatUint(m.seq, 10)+" (as the hub admin)")
+	}
+}
+
+// rolledUp returns the message that rolled up bucket whole, if it is
+// still there: a roll-up of everything (Nats-Rollup: all) leaves itself
+// the stream's first message. It reads nothing else; any error is "no".
+func rolledUp(ctx context.Context, js jetstream.JetStream, bucket string) (metaMsg, bool) {
+	stream, err := js.Stream(ctx, subjects.ObjectStream(bucket))
+	if err != nil || stream.CachedInfo().State.Msgs == 0 {
+		return metaMsg{}, false
+	}
+	msg, err := stream.GetMsg(ctx, stream.CachedInfo().State.FirstSeq)
+	if err != nil || msg.Header.Get(jetstream.MsgRollup) != jetstream.MsgRollupAll {
+		return metaMsg{}, false
+	}
+	return metaMsg{seq: msg.Sequence, subject: msg.Subject, time: msg.Time}, true
+}
+
+// scanOrdered calls each with every message an ordered consumer of cfg
+// delivers from stream, until the consumer has nothing pending; an error
+// of each ends the scan. Each fetch waits at most 5 s, and ctx bounds all.
+func scanOrdered(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig,
+	each func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
+	c, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	pending := c.CachedInfo().NumPending
+	for got := uint64(0); got < pending; {
+		batch, err := c.Fetch(int(min(pending-got, 1024)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return err
+		}
+		before := got
+		for msg := range batch.Messages() {
+			md, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			if err := each(msg, md); err != nil {
+				return err
+			}
 			got++
+			if md.NumPending == 0 {
+				pending = got // the last one, however many were counted at the start
+			}
 		}
 		if err := batch.Error(); err != nil {
-			return 0, err
+			return err
 		}
 		if got == before {
-			break // purged meanwhile
+			break // deleted meanwhile
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
-	return total, nil
+	return nil
 }
 
 // pendingSegments returns the segment objects named by host's submissions

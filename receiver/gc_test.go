@@ -1,10 +1,14 @@
 package receiver_test
 
 import (
+	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/hub/hubtest"
@@ -208,4 +212,86 @@ func (e *env) gc() *receiver.Receiver {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+// TestSweepSurvivesBadMetadata: lab1 publishes bytes that are not object
+// info on its bucket's metadata subjects, as its permissions allow.
+// nats.go's List then waited out its context, every sweep, and the sweep
+// stopped before lab2's bucket. Now the message is skipped with one log
+// line naming it, and both hosts' orphans are freed. Not parallel: it
+// bounds the listings, so that without the fix it fails in seconds.
+func TestSweepSurvivesBadMetadata(t *testing.T) {
+	defer receiver.SetGCListTimeout(5 * time.Second)()
+	e := newEnv(t)
+	m1 := e.upload(episode(t, "ep-1", commit, map[string]string{"d": noise(100 << 10)}))
+	m2 := e.uploadAs("lab2", episode(t, "ep-2", commit, map[string]string{"d": noise(100 << 10)}))
+	seq := e.publishMeta(host, "x", jetstream.MsgRollupSubject, "not object info")
+
+	gc, logs := e.gcLogged()
+	res, err := gc.SweepOrphans(t.Context(), 0)
+	if err != nil || res.Buckets != 2 || res.BadMeta != 1 || !slices.Equal(res.BadMetaSeqs, []uint64{seq}) {
+		t.Fatalf("SweepOrphans = %+v, %v; want 2 buckets swept, 1 bad metadata message at seq %d", res, err, seq)
+	}
+	if n1, n2 := e.stored(m1), e.stored(m2); n1+n2 != 0 {
+		t.Fatalf("after the sweep %d of lab1's and %d of lab2's orphan segments are left, want none", n1, n2)
+	}
+	lines := strings.Count(logs.String(), "not object info")
+	if want := fmt.Sprintf("seq=%d", seq); lines != 1 || !strings.Contains(logs.String(), want) {
+		t.Fatalf("%d log lines about the bad metadata, want 1 naming %s:\n%s", lines, want, logs.String())
+	}
+	if o, err := receiver.Orphans(t.Context(), e.js, host, 0); err != nil || o.BadMeta != 1 {
+		t.Fatalf("Orphans(lab1) = %+v, %v; want the bad metadata message counted", o, err)
+	}
+}
+
+// TestSweepReportsRollup: lab1 empties its own bucket with one message
+// rolling up everything (Nats-Rollup: all), which no permission can stop.
+// The sweep reports it, and the episode it destroyed is judged corrupt
+// with a detail that says so.
+func TestSweepReportsRollup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.upload(episode(t, "ep-gone", commit, map[string]string{"d": noise(100 << 10)}))
+	seq := e.publishMeta(host, "x", jetstream.MsgRollupAll, "{}")
+
+	gc, logs := e.gcLogged()
+	res, err := gc.SweepOrphans(t.Context(), 0)
+	if err != nil || !slices.Equal(res.Rollups, []uint64{seq}) {
+		t.Fatalf("SweepOrphans = %+v, %v; want the roll-up at seq %d", res, err, seq)
+	}
+	if l := logs.String(); strings.Count(l, "rolled up its whole bucket") != 1 || !strings.Contains(l, fmt.Sprintf("seq=%d", seq)) {
+		t.Fatalf("want one log line naming the roll-up at seq %d:\n%s", seq, l)
+	}
+
+	e.run(receiver.Options{})
+	id := e.submit(m.EpisodeID, m.ArchiveSHA256, 1, m)
+	v := e.verdict(m.EpisodeID, id)
+	if want := fmt.Sprintf("host lab1 rolled up its whole bucket at seq %d", seq); v.Reason != subjects.Corrupt || !strings.Contains(v.Detail, want) {
+		t.Fatalf("verdict %q %q, want corrupt saying %q", v.Reason, v.Detail, want)
+	}
+}
+
+// gcLogged is gc with its log lines kept.
+func (e *env) gcLogged() (*receiver.Receiver, *hubtest.Buffer) {
+	e.t.Helper()
+	var logs hubtest.Buffer
+	r, err := receiver.New(e.t.Context(), e.js, receiver.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r, &logs
+}
+
+// publishMeta publishes body on $O.<bucket of h>.M.<token> with the
+// roll-up header rollup, as host h may, and returns its sequence.
+func (e *env) publishMeta(h, token, rollup, body string) uint64 {
+	e.t.Helper()
+	msg := nats.NewMsg(strings.TrimSuffix(subjects.ObjectMetaAll(subjects.EpisodeBucket(h)), ">") + token)
+	msg.Data = []byte(body)
+	msg.Header.Set(jetstream.MsgRollup, rollup)
+	ack, err := e.js.PublishMsg(e.t.Context(), msg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ack.Sequence
 }

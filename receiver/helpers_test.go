@@ -102,8 +102,14 @@ func episode(t testing.TB, id, commit string, files map[string]string) string {
 // upload stores an episode's segments and returns its manifest.
 func (e *env) upload(dir string) objectstore.Manifest {
 	e.t.Helper()
-	m, err := objectstore.Upload(e.t.Context(), e.store, dir, objectstore.UploadOptions{
-		Host: host, SegmentSize: objectstore.MinSegmentSize, SpoolDir: e.t.TempDir(),
+	return e.uploadAs(host, dir)
+}
+
+// uploadAs is upload into host h's bucket.
+func (e *env) uploadAs(h, dir string) objectstore.Manifest {
+	e.t.Helper()
+	m, err := objectstore.Upload(e.t.Context(), e.storeOf(h), dir, objectstore.UploadOptions{
+		Host: h, SegmentSize: objectstore.MinSegmentSize, SpoolDir: e.t.TempDir(),
 	})
 	if err != nil {
 		e.t.Fatalf("Upload(%s) = %v", dir, err)
@@ -223,12 +229,26 @@ func split(s string) []string {
 	return out
 }
 
-// stored reports how many of m's segments are in the bucket.
+// storeOf returns the segment store of host h's bucket, made if need be.
+func (e *env) storeOf(h string) *objectstore.Store {
+	e.t.Helper()
+	if h == host {
+		return e.store
+	}
+	obs, err := hub.EnsureHostBucket(e.t.Context(), e.js, h, e.hub.Resources())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return objectstore.NewStore(e.js, obs)
+}
+
+// stored reports how many of m's segments are in its host's bucket.
 func (e *env) stored(m objectstore.Manifest) int {
 	e.t.Helper()
 	n := 0
+	st := e.storeOf(m.Host)
 	for _, seg := range m.Segments {
-		ok, err := e.store.Has(e.t.Context(), m.EpisodeID, seg)
+		ok, err := st.Has(e.t.Context(), m.EpisodeID, seg)
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -80,6 +80,10 @@ func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore
 	v.Reason = reason
 	if rerr != nil {
 		v.Detail = rerr.Error()
+		if m, ok := rolledUp(ctx, r.js, subjects.EpisodeBucket(host)); ok && errors.Is(rerr, objectstore.ErrSegmentMissing) {
+			v.Detail = fmt.Sprintf("host %s rolled up its whole bucket at seq %d (%s): every segment stored before is gone; %s",
+				host, m.seq, m.time.UTC().Format(time.RFC3339), v.Detail)
+		}
 	} else if r.o.Window != nil {
 		ok, err := r.o.Window.Allows(ctx, v.CodeVersion.Commit)
 		if err != nil {

@@ -22,6 +22,13 @@ type Metrics struct {
 	// RateLimited counts, by host, the submissions dropped unjudged
 	// because their host was over its budget.
 	RateLimited *prometheus.CounterVec
+	// BadMeta and Rollups are, by host, what the last sweep of its bucket
+	// found on its metadata subjects: messages that are not object info,
+	// and roll-ups of the whole bucket. GCFailures counts the sweeps of a
+	// host's bucket that failed (the other buckets were swept).
+	BadMeta    *prometheus.GaugeVec
+	Rollups    *prometheus.GaugeVec
+	GCFailures *prometheus.CounterVec
 }
 
 // NewMetrics registers the receiver's metrics with reg.
@@ -58,8 +65,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cis490_receiver_rate_limited_total",
 			Help: "Submissions dropped unjudged because their host submitted faster than [receive] host_rate and host_burst allow, by host.",
 		}, []string{"host"}),
+		BadMeta: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cis490_receiver_bucket_bad_metadata_messages",
+			Help: "Messages on a host bucket's metadata subjects that are not object info, at its last sweep, by host.",
+		}, []string{"host"}),
+		Rollups: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cis490_receiver_bucket_rollup_messages",
+			Help: "Messages that rolled up a host's whole bucket (Nats-Rollup: all), at its last sweep, by host.",
+		}, []string{"host"}),
+		GCFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_gc_bucket_failures_total",
+			Help: "Orphan sweeps of a host's bucket that failed, by host; the other buckets were swept.",
+		}, []string{"host"}),
 	}
-	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes, m.RateLimited)
+	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes,
+		m.RateLimited, m.BadMeta, m.Rollups, m.GCFailures)
 	m.Early.WithLabelValues("used")
 	m.Early.WithLabelValues("unused")
 	for _, r := range subjects.Reasons {
@@ -117,5 +137,17 @@ func (m *Metrics) earlyRead(used bool, before int64) {
 func (m *Metrics) rateLimited(host string) {
 	if m != nil {
 		m.RateLimited.WithLabelValues(host).Inc()
+	}
+}
+
+// swept records the sweep of host's bucket: what it found, or that it failed.
+func (m *Metrics) swept(host string, res GCResult, err error) {
+	switch {
+	case m == nil:
+	case err != nil:
+		m.GCFailures.WithLabelValues(host).Inc()
+	default:
+		m.BadMeta.WithLabelValues(host).Set(float64(res.BadMeta))
+		m.Rollups.WithLabelValues(host).Set(float64(len(res.Rollups)))
 	}
 }
