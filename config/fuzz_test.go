@@ -48,3 +48,25 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSizeOrPercent feeds arbitrary strings to ParseSizeOrPercent. It
+// must never panic, never return a negative value or a share of 100% or
+// more, and whatever it accepts must come back unchanged through String.
+func FuzzParseSizeOrPercent(f *testing.F) {
+	for _, s := range []string{"5%", "0%", "2.5 %", "99.99%", "100%", "-1%", "%", "64MiB", "0", "1e3%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseSizeOrPercent(s)
+		if err != nil {
+			return
+		}
+		if v.Size < 0 || v.Percent < 0 || v.Percent >= 100 {
+			t.Fatalf("ParseSizeOrPercent(%q) = %+v", s, v)
+		}
+		back, err := ParseSizeOrPercent(v.String())
+		if err != nil || back != v {
+			t.Errorf("ParseSizeOrPercent(%q) = %+v; ParseSizeOrPercent(%q) = %+v, %v; want it back", s, v, v.String(), back, err)
+		}
+	})
+}

@@ -58,6 +58,15 @@ type ReceiveSection struct {
 	// HostBurst is how many submissions a host may send at once before
 	// HostRate holds it back.
 	HostBurst int `toml:"host_burst"`
+	// MaxExpansion bounds an episode's unpacked bytes to this many times
+	// its archive's bytes, plus 64 MiB: a decompression bomb is malformed.
+	MaxExpansion int64 `toml:"max_expansion"`
+	// ArchiveHostQuota bounds the bytes one host's directory of
+	// archive_dir may hold; 0 is no quota.
+	ArchiveHostQuota Size `toml:"archive_host_quota"`
+	// ArchiveMinFree is the free space an export must leave on
+	// archive_dir's file system: a size, or a percentage of its size.
+	ArchiveMinFree SizeOrPercent `toml:"archive_min_free"`
 }
 
 // QuarantineSection is the [quarantine] table: retention of the reject records.
@@ -112,6 +121,8 @@ func DefaultReceiver() Receiver {
 			AckWait:         Duration(2 * time.Minute),
 			HostRate:        20,
 			HostBurst:       2000,
+			MaxExpansion:    200,
+			ArchiveMinFree:  SizeOrPercent{Percent: 5},
 		},
 		Quarantine: QuarantineSection{
 			MaxAge:   Duration(30 * Day),
@@ -186,6 +197,12 @@ func (r Receiver) Validate() error {
 	}
 	if rc.HostBurst < 1 {
 		bad("receive.host_burst", rc.HostBurst, "must be at least 1")
+	}
+	if rc.MaxExpansion < 1 {
+		bad("receive.max_expansion", rc.MaxExpansion, "must be at least 1")
+	}
+	if rc.ArchiveHostQuota < 0 {
+		bad("receive.archive_host_quota", rc.ArchiveHostQuota, "must be 0 (no quota) or more")
 	}
 
 	q := r.Quarantine
@@ -300,6 +317,12 @@ var receiverComments = map[string]string{
 	"receive.host_rate": "each host's submission budget, submissions a second over time; one over it is dropped unjudged " +
 		"(recorded once a burst as cis490.nack.<host>.rate-limited) and its publisher submits it again after its verdict_timeout",
 	"receive.host_burst": "submissions a host may send at once before host_rate holds it back; the default takes 1000 episodes queued at once",
+	"receive.max_expansion": "an episode may unpack to at most this many times its archive's bytes, plus 64MiB; " +
+		"more is malformed (a decompression bomb), found from the tar headers before the bytes are inflated",
+	"receive.archive_host_quota": "most bytes one host's directory of archive_dir may hold; an export past it waits (retried) " +
+		"until old exports are moved or the quota raised, an episode larger than it is malformed; 0: no quota",
+	"receive.archive_min_free": "free space an export must leave on archive_dir's file system, \"5%\" of its size or a size " +
+		"such as \"20GiB\"; an export that would leave less waits (retried) until space is freed",
 
 	"quarantine":           "Retention of the reject records in CIS490_QUARANTINE.",
 	"quarantine.max_age":   "records older than this are dropped",

@@ -110,3 +110,52 @@ func (s *Size) UnmarshalText(text []byte) error {
 	*s = v
 	return nil
 }
+
+// SizeOrPercent is a Size or a share of something's size, written "5%"
+// (0 to below 100, decimals allowed) or as a Size: archive_min_free, a
+// share of archive_dir's file system or a number of bytes.
+type SizeOrPercent struct {
+	Size    Size
+	Percent float64 // used when Size is 0
+}
+
+var percentRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// ParseSizeOrPercent parses "5%", "2.5 %" or a human size (ParseSize).
+func ParseSizeOrPercent(s string) (SizeOrPercent, error) {
+	num, ok := strings.CutSuffix(s, "%")
+	if !ok {
+		v, err := ParseSize(s)
+		return SizeOrPercent{Size: v}, err
+	}
+	num = strings.TrimSuffix(num, " ")
+	if len(s) > maxHumanLen || !percentRE.MatchString(num) {
+		return SizeOrPercent{}, fmt.Errorf("invalid share %.20q: want a percentage like \"5%%\", or a size", s)
+	}
+	p, err := strconv.ParseFloat(num, 64)
+	if err != nil || p >= 100 {
+		return SizeOrPercent{}, fmt.Errorf("invalid share %q: want 0%% to below 100%%", s)
+	}
+	return SizeOrPercent{Percent: p}, nil
+}
+
+// String returns "5%", or the Size's String; ParseSizeOrPercent reads it back.
+func (v SizeOrPercent) String() string {
+	if v.Size == 0 && v.Percent != 0 {
+		return strconv.FormatFloat(v.Percent, 'f', -1, 64) + "%"
+	}
+	return v.Size.String()
+}
+
+// MarshalText returns String.
+func (v SizeOrPercent) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText parses text with ParseSizeOrPercent.
+func (v *SizeOrPercent) UnmarshalText(text []byte) error {
+	p, err := ParseSizeOrPercent(string(text))
+	if err != nil {
+		return err
+	}
+	*v = p
+	return nil
+}

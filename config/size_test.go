@@ -123,3 +123,32 @@ func TestSizeText(t *testing.T) {
 		t.Errorf("MarshalText = %q, %v; want \"64MiB\"", b, err)
 	}
 }
+
+func TestParseSizeOrPercent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want SizeOrPercent
+		err  string // "" for valid
+	}{
+		{"5%", SizeOrPercent{Percent: 5}, ""},
+		{"2.5 %", SizeOrPercent{Percent: 2.5}, ""},
+		{"0%", SizeOrPercent{}, ""},
+		{"20GiB", SizeOrPercent{Size: 20 * GiB}, ""},
+		{"0", SizeOrPercent{}, ""},
+		{"100%", SizeOrPercent{}, `invalid share "100%": want 0% to below 100%`},
+		{"-1%", SizeOrPercent{}, `invalid share "-1%": want a percentage like "5%", or a size`},
+		{"%", SizeOrPercent{}, `invalid share "%"`},
+		{"5 GiB%", SizeOrPercent{}, `invalid share "5 GiB%"`},
+		{"lots", SizeOrPercent{}, `invalid size "lots"`},
+	}
+	for _, tt := range tests {
+		got, err := ParseSizeOrPercent(tt.in)
+		if tt.err == "" && (err != nil || got != tt.want) {
+			t.Errorf("ParseSizeOrPercent(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("ParseSizeOrPercent(%q) = %+v, %v; want an error containing %q", tt.in, got, err, tt.err)
+		}
+	}
+}

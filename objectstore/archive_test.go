@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/progress"
 	"github.com/cis490/cis490/subjects"
 )
 
@@ -646,5 +648,49 @@ func TestReadSurvivesHostWrittenInfo(t *testing.T) {
 	}
 	if err := st.Delete(ctx, m.EpisodeID, m.Segments); err != nil {
 		t.Fatalf("Delete = %v, want nil", err)
+	}
+}
+
+// TestReadRefusesABomb: 256 MiB of zeros packs into a few hundred KiB. Its
+// header alone says it unpacks to more than max_expansion times the
+// archive: it is malformed before a byte of it is inflated, with the
+// figures in the error, and the visit function never sees it. A manifest
+// that says so itself is refused before anything is read. A small archive
+// of zeros stays within the floor and is read.
+func TestReadRefusesABomb(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	meta := file("meta.json", metaJSON("bomb", goodCommit))
+	const size = 256 << 20
+	bomb := craftZeros(t, meta, "zeros.bin", size)
+	raw := int64(len(meta.data)) + size
+	m := storeArchive(t, st, "bomb", bomb, 1<<20, 2, 0, 1) // a manifest that lies about raw_bytes
+
+	var visited []string
+	_, err := objectstore.ReadArchive(t.Context(), st, m, objectstore.Limits{}, func(e objectstore.Entry, r io.Reader) error {
+		visited = append(visited, e.Name)
+		_, err := io.Copy(io.Discard, r)
+		return err
+	})
+	want := fmt.Sprintf("episode too large: unpacks to at least 256 MiB from %s, %d×: over the limit of 200× the archive plus 64 MiB (max_expansion) (at \"zeros.bin\")",
+		progress.FormatSize(m.ArchiveBytes), raw/m.ArchiveBytes)
+	if r, _ := objectstore.ReasonOf(err); !errors.Is(err, objectstore.ErrTooLarge) || r != subjects.Malformed || err.Error() != want {
+		t.Fatalf("ReadArchive(a %d-byte archive of 256 MiB of zeros) = %v (%q), want %q", m.ArchiveBytes, err, r, want)
+	}
+	if !slices.Equal(visited, []string{"meta.json"}) {
+		t.Fatalf("visited %q, want only meta.json", visited)
+	}
+
+	m.RawBytes = raw
+	var read atomic.Int64
+	_, err = objectstore.ReadArchive(t.Context(), countingSource{st, &read}, m, objectstore.Limits{}, nil)
+	if !errors.Is(err, objectstore.ErrTooLarge) || !strings.Contains(err.Error(), "unpacks to 256 MiB from") || read.Load() != 0 {
+		t.Fatalf("ReadArchive of a manifest claiming 256 MiB = %v after reading %d bytes, want ErrTooLarge before reading any", err, read.Load())
+	}
+
+	small := craftZeros(t, meta, "zeros.bin", 32<<20)
+	m = storeArchive(t, st, "bomb", small, 1<<20, 2, 0, int64(len(meta.data))+32<<20)
+	if _, err := objectstore.ReadArchive(t.Context(), st, m, objectstore.Limits{}, nil); err != nil {
+		t.Fatalf("ReadArchive(32 MiB of zeros in %d bytes) = %v, want nil: within the floor", m.ArchiveBytes, err)
 	}
 }

@@ -34,7 +34,7 @@ type EarlyRead struct {
 
 	mu     sync.Mutex
 	segs   []Segment // announced so far, then the manifest's
-	bytes  int64     // announced so far
+	bytes  int64     // announced so far, then the manifest's
 	seen   map[string]bool
 	read   int           // of segs, handed to the segment reader
 	closed bool          // segs is complete: the manifest has come
@@ -58,7 +58,7 @@ func StartEarlyRead(ctx context.Context, src SegmentSource, episode string, lim 
 func (e *EarlyRead) run(visit func(Entry, io.Reader) error) {
 	defer close(e.done)
 	defer e.sr.close()
-	res, err := readTar(e.sr, e.lim, visit)
+	res, err := readTar(e.sr, e.lim, e.packed, visit)
 	if err == nil {
 		// Past the tar stream's end: the rest of the stored bytes.
 		_, err = io.Copy(io.Discard, e.sr)
@@ -67,6 +67,14 @@ func (e *EarlyRead) run(visit func(Entry, io.Reader) error) {
 		err = e.sr.err
 	}
 	e.res, e.err = res, err
+}
+
+// packed is the archive's bytes as far as they are known: announced so
+// far, or the manifest's once it has come.
+func (e *EarlyRead) packed() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.bytes
 }
 
 // next hands the segment reader the announced segments in order; after
@@ -157,6 +165,7 @@ func (e *EarlyRead) Finish(ctx context.Context, m *Manifest) (ReadResult, bool) 
 	ok := !e.closed && len(e.segs) <= len(m.Segments) && slices.Equal(e.segs, m.Segments[:len(e.segs)])
 	if ok {
 		e.segs = append(e.segs, m.Segments[len(e.segs):]...)
+		e.bytes = m.ArchiveBytes
 		e.sr.m = m
 		e.closed = true
 	}

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math"
 	"path"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/cis490/cis490/progress"
 	"github.com/cis490/cis490/subjects"
 )
 
@@ -33,14 +35,24 @@ type Limits struct {
 	// MaxNameLen bounds a path's length in bytes (default 1024); each
 	// element of it is also bounded to 255 bytes.
 	MaxNameLen int
+	// MaxExpansion bounds the unpacked bytes by the packed ones: at most
+	// MaxExpansion times the archive's bytes plus ExpansionFloor (default
+	// 200). A gigabyte of zeros packs into a few hundred KiB; an episode
+	// of real recordings packs to more than a tenth of itself.
+	MaxExpansion int64
 }
 
 // Defaults of Limits.
 const (
-	DefaultMaxBytes   = 64 << 30
-	DefaultMaxFiles   = 100_000
-	DefaultMaxNameLen = 1024
-	maxElemLen        = 255
+	DefaultMaxBytes     = 64 << 30
+	DefaultMaxFiles     = 100_000
+	DefaultMaxNameLen   = 1024
+	DefaultMaxExpansion = 200
+	// ExpansionFloor is what any archive may unpack to beyond
+	// MaxExpansion times its bytes, so that a small episode of very
+	// compressible files (a few CSV files of zeros) is never refused.
+	ExpansionFloor = 64 << 20
+	maxElemLen     = 255
 )
 
 func (l Limits) withDefaults() Limits {
@@ -53,7 +65,42 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxNameLen <= 0 {
 		l.MaxNameLen = DefaultMaxNameLen
 	}
+	if l.MaxExpansion <= 0 {
+		l.MaxExpansion = DefaultMaxExpansion
+	}
 	return l
+}
+
+// maxRaw is the most bytes an archive of packed bytes may unpack to:
+// MaxBytes, or less by MaxExpansion.
+func (l Limits) maxRaw(packed int64) int64 {
+	if packed > (math.MaxInt64-ExpansionFloor)/l.MaxExpansion {
+		return l.MaxBytes
+	}
+	return min(l.MaxBytes, l.MaxExpansion*packed+ExpansionFloor)
+}
+
+// checkRaw returns ErrTooLarge when raw unpacked bytes (at least that
+// many, when atLeast) from packed bytes of archive are over the limits;
+// at names the entry that went over, "" for none.
+func (l Limits) checkRaw(raw, packed int64, atLeast bool, at string) error {
+	if raw <= l.maxRaw(packed) {
+		return nil
+	}
+	where := ""
+	if at != "" {
+		where = " (at " + subjects.Quote(at) + ")"
+	}
+	if raw > l.MaxBytes {
+		return fmt.Errorf("%w: more than %d bytes unpacked%s", ErrTooLarge, l.MaxBytes, where)
+	}
+	least := ""
+	if atLeast {
+		least = "at least "
+	}
+	return fmt.Errorf("%w: unpacks to %s%s from %s, %d×: over the limit of %d× the archive plus %s (max_expansion)%s",
+		ErrTooLarge, least, progress.FormatSize(raw), progress.FormatSize(packed), raw/max(packed, 1),
+		l.MaxExpansion, progress.FormatSize(ExpansionFloor), where)
 }
 
 // SegmentSource yields the verified bytes of one segment. *Store is one.
@@ -99,10 +146,15 @@ func ReadArchive(ctx context.Context, src SegmentSource, m *Manifest, lim Limits
 	if m.ArchiveBytes > lim.MaxBytes+lim.MaxBytes/8+(1<<20) {
 		return ReadResult{}, fmt.Errorf("%w: archive of %d bytes, limit %d unpacked", ErrTooLarge, m.ArchiveBytes, lim.MaxBytes)
 	}
+	// What the manifest says the archive unpacks to, before any byte is
+	// read; the reader holds the archive to the same limits as it goes.
+	if err := lim.checkRaw(m.RawBytes, m.ArchiveBytes, false, ""); err != nil {
+		return ReadResult{}, err
+	}
 	sr := newSegmentsReader(ctx, src, m)
 	defer sr.close()
 
-	res, err := readTar(sr, lim, visit)
+	res, err := readTar(sr, lim, func() int64 { return m.ArchiveBytes }, visit)
 	if _, judged := ReasonOf(err); !judged {
 		return res, err // cancelled, transport or visit error: nothing to judge
 	}
@@ -142,7 +194,11 @@ func (r *ReadResult) matches(m *Manifest) error {
 
 // readTar decodes and validates the stream. A corruption error of the
 // segments is returned as it is; other decode errors become ErrBadCompression.
-func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error) (ReadResult, error) {
+// packed is the archive's size (for an early read, the bytes announced so
+// far), against which lim.MaxExpansion bounds the unpacked bytes: each
+// entry is checked from its header, before its bytes are inflated, and
+// the stream as a whole as it is decoded.
+func readTar(sr *segmentsReader, lim Limits, packed func() int64, visit func(Entry, io.Reader) error) (ReadResult, error) {
 	var res ReadResult
 	zr, err := getDecoder(sr)
 	if err != nil {
@@ -151,8 +207,9 @@ func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error)
 	defer putDecoder(zr)
 	// Tar adds at most a header block per entry, padding, PAX records and the
 	// end blocks to the file bytes: anything past that is a bomb.
-	budget := lim.MaxBytes + int64(lim.MaxFiles+4)*3*512 + 1<<20
-	lr := &limitReader{r: decodeErrs{zr, sr}, n: budget}
+	lr := &limitReader{r: decodeErrs{zr, sr}, max: func() int64 {
+		return lim.maxRaw(packed()) + int64(lim.MaxFiles+4)*3*512 + 1<<20
+	}}
 	tr := tar.NewReader(lr)
 	seen := make(map[string]bool)
 	var metaErr error
@@ -166,6 +223,9 @@ func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error)
 		}
 		e, err := checkEntry(hdr, lim, seen)
 		if err != nil {
+			return res, err
+		}
+		if err := lim.checkRaw(res.RawBytes+e.Size, packed(), true, e.Name); err != nil {
 			return res, err
 		}
 		if i == 0 {
@@ -194,9 +254,6 @@ func readTar(sr *segmentsReader, lim Limits, visit func(Entry, io.Reader) error)
 		} else {
 			res.Files++
 			res.RawBytes += e.Size
-			if res.RawBytes > lim.MaxBytes {
-				return res, fmt.Errorf("%w: more than %d bytes unpacked (at %s)", ErrTooLarge, lim.MaxBytes, subjects.Quote(e.Name))
-			}
 		}
 		if res.Files+res.Dirs > lim.MaxFiles {
 			return res, fmt.Errorf("%w: more than %d entries", ErrTooManyFiles, lim.MaxFiles)
@@ -346,16 +403,17 @@ func (d decodeErrs) Read(p []byte) (int, error) {
 	return n, decodeError{fmt.Errorf("%w: %v", ErrBadCompression, err)}
 }
 
-// limitReader fails with ErrTooLarge once more than n bytes were read.
+// limitReader fails with ErrTooLarge once more than max() bytes were read.
 type limitReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	max func() int64
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	if l.n < 0 {
+	l.n += int64(n)
+	if l.n > l.max() {
 		return n, fmt.Errorf("%w: decompressed stream exceeds the limit", ErrTooLarge)
 	}
 	return n, err

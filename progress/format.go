@@ -19,6 +19,9 @@ func formatSize(n int64) string {
 	return scaled(float64(n), 1024, []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"})
 }
 
+// FormatSize is formatSize, for the messages of other packages.
+func FormatSize(n int64) string { return formatSize(n) }
+
 // formatRate returns a rate in bytes per second in decimal units, as
 // network rates are quoted: B/s, kB/s, MB/s, GB/s ("38 MB/s", "2.5 MB/s").
 func formatRate(bytesPerSecond float64) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cis490/cis490/durable"
 	"github.com/cis490/cis490/objectstore"
+	"github.com/cis490/cis490/progress"
 )
 
 // export is an accepted episode being unpacked into ArchiveDir/<host>/.
@@ -25,6 +26,9 @@ type export struct {
 	hostDir, tmp, final, sidecar string
 	digest                       string
 	identical                    bool
+	// limit is the room the export had when it began (Receiver.room):
+	// written, the file bytes written so far, may not pass it.
+	limit, written int64
 	// lock holds an exclusive flock on tmp while it is being written:
 	// cleanExports of another receiver sharing ArchiveDir leaves a locked
 	// temp alone. Closing it releases the lock; a crash releases it too.
@@ -43,7 +47,10 @@ func (r *Receiver) exportPaths(host, episode string) (hostDir, final, side strin
 	return hostDir, filepath.Join(hostDir, episode), filepath.Join(hostDir, "."+episode+".json")
 }
 
-// newExport prepares the export of m, or notes that an identical one exists.
+// newExport prepares the export of m, or notes that an identical one
+// exists. It checks first that m.RawBytes fit (Receiver.room): a shortfall
+// is a transient error, an episode larger than its host's whole quota
+// wraps errNeverFits.
 func (r *Receiver) newExport(host string, m *objectstore.Manifest) (*export, error) {
 	hostDir, final, side := r.exportPaths(host, m.EpisodeID)
 	ex := &export{hostDir: hostDir, final: final, sidecar: side, digest: m.ArchiveSHA256}
@@ -54,6 +61,11 @@ func (r *Receiver) newExport(host string, m *objectstore.Manifest) (*export, err
 	if err := os.MkdirAll(hostDir, 0o755); err != nil {
 		return nil, transient("export: %w", err)
 	}
+	limit, err := r.room(host, hostDir, m.RawBytes)
+	if err != nil {
+		return nil, err
+	}
+	ex.limit = limit
 	tmp, err := os.MkdirTemp(hostDir, m.EpisodeID+durable.TempMarker+"*")
 	if err != nil {
 		return nil, transient("export: %w", err)
@@ -116,6 +128,14 @@ func (ex *export) visitFunc() func(objectstore.Entry, io.Reader) error {
 		if e.Dir {
 			return os.Mkdir(p, e.Mode|0o700)
 		}
+		if ex.written+e.Size > ex.limit {
+			// An early read's export, begun before the episode's size was
+			// known: it gives up, and the archive is read again once
+			// submitted, when room is checked for its size.
+			return transient("export: %s more would pass the %s of room it had at its start",
+				progress.FormatSize(e.Size), progress.FormatSize(ex.limit))
+		}
+		ex.written += e.Size
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, e.Mode|0o600)
 		if err != nil {
 			return err
@@ -198,7 +218,9 @@ func (ex *export) unlock() {
 func (r *Receiver) exportAccepted(ctx context.Context, host string, m *objectstore.Manifest, ex *export) (string, error) {
 	if ex == nil {
 		var err error
-		if ex, err = r.newExport(host, m); err != nil {
+		if ex, err = r.newExport(host, m); errors.Is(err, errNeverFits) {
+			return "", transient("export: %w", err) // a quota lowered since the decision
+		} else if err != nil {
 			return "", err
 		}
 		defer ex.abort()
@@ -215,6 +237,7 @@ func (r *Receiver) exportAccepted(ctx context.Context, host string, m *objectsto
 	if err := ex.commit(); err != nil {
 		return "", err
 	}
+	r.usage.add(host, ex.written)
 	return ex.final, nil
 }
 

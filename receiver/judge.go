@@ -63,6 +63,10 @@ func (r *Receiver) judge(ctx context.Context, host, msgID string, m *objectstore
 	if !used {
 		if r.o.ArchiveDir != "" {
 			ex, err = r.newExport(host, m)
+			if errors.Is(err, errNeverFits) {
+				v.Reason, v.Detail = subjects.Malformed, err.Error()
+				return v, nil, nil
+			}
 			if err != nil {
 				return v, nil, err
 			}

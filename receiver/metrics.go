@@ -29,6 +29,9 @@ type Metrics struct {
 	BadMeta    *prometheus.GaugeVec
 	Rollups    *prometheus.GaugeVec
 	GCFailures *prometheus.CounterVec
+	// ExportRefused counts, by host and why ("disk", "quota"), the
+	// exports put off for want of room in archive_dir.
+	ExportRefused *prometheus.CounterVec
 }
 
 // NewMetrics registers the receiver's metrics with reg.
@@ -77,9 +80,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cis490_receiver_gc_bucket_failures_total",
 			Help: "Orphan sweeps of a host's bucket that failed, by host; the other buckets were swept.",
 		}, []string{"host"}),
+		ExportRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cis490_receiver_export_refused_total",
+			Help: "Exports put off (the submission retried) for want of room in archive_dir, by host and why: disk (archive_min_free) or quota (archive_host_quota).",
+		}, []string{"host", "why"}),
 	}
 	reg.MustRegister(m.Verdicts, m.Bytes, m.Validation, m.Pending, m.AckPending, m.Redeliver, m.Early, m.EarlyBytes,
-		m.RateLimited, m.BadMeta, m.Rollups, m.GCFailures)
+		m.RateLimited, m.BadMeta, m.Rollups, m.GCFailures, m.ExportRefused)
 	m.Early.WithLabelValues("used")
 	m.Early.WithLabelValues("unused")
 	for _, r := range subjects.Reasons {
@@ -149,5 +156,11 @@ func (m *Metrics) swept(host string, res GCResult, err error) {
 	default:
 		m.BadMeta.WithLabelValues(host).Set(float64(res.BadMeta))
 		m.Rollups.WithLabelValues(host).Set(float64(len(res.Rollups)))
+	}
+}
+
+func (m *Metrics) exportRefused(host, why string) {
+	if m != nil {
+		m.ExportRefused.WithLabelValues(host, why).Inc()
 	}
 }

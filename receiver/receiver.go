@@ -33,6 +33,16 @@ type Options struct {
 	// ArchiveDir, if set, receives every accepted episode unpacked at
 	// ArchiveDir/<host>/<episode-id>/.
 	ArchiveDir string
+	// ArchiveHostQuota, if more than 0, bounds the bytes of the files under
+	// one host's ArchiveDir/<host>/: an export that would pass it waits
+	// (the submission is retried), one larger than it is malformed.
+	ArchiveHostQuota int64
+	// ArchiveMinFree and ArchiveMinFreePercent (of the file system's size)
+	// are the free space an export must leave on ArchiveDir's file system,
+	// the larger of the two; an export that would leave less waits. Zero:
+	// none.
+	ArchiveMinFree        int64
+	ArchiveMinFreePercent float64
 	// Limits bound what an archive may unpack to.
 	Limits objectstore.Limits
 	// Window is the commit gate; nil accepts any stamped commit.
@@ -78,6 +88,7 @@ type Receiver struct {
 
 	early  *earlyReads
 	budget *budget
+	usage  exportUsage
 
 	mu      sync.Mutex
 	buckets map[string]*objectstore.Store

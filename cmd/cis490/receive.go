@@ -154,14 +154,18 @@ func runReceive(ctx context.Context, cfg config.Receiver, logger *slog.Logger) e
 		ArchiveDir:  cfg.Receive.ArchiveDir,
 		Limits: objectstore.Limits{
 			MaxBytes: int64(cfg.Receive.MaxEpisodeBytes), MaxFiles: cfg.Receive.MaxFiles, MaxNameLen: cfg.Receive.MaxNameLen,
+			MaxExpansion: cfg.Receive.MaxExpansion,
 		},
-		Window:       win,
-		Logger:       logger,
-		Metrics:      m,
-		OnPass:       sd.Heartbeat,
-		AcceptedKeep: cfg.GC.AcceptedKeep.Duration(),
-		HostRate:     cfg.Receive.HostRate,
-		HostBurst:    cfg.Receive.HostBurst,
+		ArchiveHostQuota:      int64(cfg.Receive.ArchiveHostQuota),
+		ArchiveMinFree:        int64(cfg.Receive.ArchiveMinFree.Size),
+		ArchiveMinFreePercent: cfg.Receive.ArchiveMinFree.Percent,
+		Window:                win,
+		Logger:                logger,
+		Metrics:               m,
+		OnPass:                sd.Heartbeat,
+		AcceptedKeep:          cfg.GC.AcceptedKeep.Duration(),
+		HostRate:              cfg.Receive.HostRate,
+		HostBurst:             cfg.Receive.HostBurst,
 	})
 	if err != nil {
 		return err
