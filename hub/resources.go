@@ -67,8 +67,10 @@ type ResourceOptions struct {
 	// (cis490.nack.<host>.<reason>), the oldest of that host and reason
 	// going first: a host flooding rejects evicts only its own records.
 	QuarantinePerSubject int64
-	// RecordMaxMsgSize caps one record of CIS490_QUARANTINE and
-	// CIS490_ACCEPTED, in bytes.
+	// RecordMaxMsgSize caps one reject record of CIS490_QUARANTINE, in
+	// bytes; the receiver bounds each (objectstore.Record.Bound). An
+	// accepted record of CIS490_ACCEPTED holds the whole manifest, so its
+	// cap is SubmissionsMaxMsgSize plus this.
 	RecordMaxMsgSize int32
 
 	// AcceptedMaxAge drops announcements older than this (0 keeps them forever).
@@ -238,7 +240,7 @@ func AcceptedConfig(o ResourceOptions) jetstream.StreamConfig {
 		MaxBytes:          o.AcceptedMaxBytes,
 		MaxMsgs:           -1,
 		MaxMsgsPerSubject: o.AcceptedPerHost,
-		MaxMsgSize:        o.RecordMaxMsgSize,
+		MaxMsgSize:        o.SubmissionsMaxMsgSize + o.RecordMaxMsgSize,
 		Duplicates:        min(o.RecordDuplicates, maxAgeOr(o.AcceptedMaxAge)),
 		Storage:           o.Storage,
 		Replicas:          o.Replicas,

@@ -125,7 +125,7 @@ func TestStreamsAsBuilt(t *testing.T) {
 	}{
 		{subjects.SubmissionsStream, []string{subjects.SubmitAll}, jetstream.WorkQueuePolicy, jetstream.DiscardNew, 0, -1, -1, 1 << 20, 20 * time.Minute, 100},
 		{subjects.QuarantineStream, []string{subjects.NackAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 30 * 24 * time.Hour, 1 << 30, -1, 64 << 10, 0, 1000},
-		{subjects.AcceptedStream, []string{subjects.AcceptedAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 0, 1 << 30, -1, 64 << 10, 0, 100_000},
+		{subjects.AcceptedStream, []string{subjects.AcceptedAll}, jetstream.LimitsPolicy, jetstream.DiscardOld, 0, 1 << 30, -1, 1<<20 + 64<<10, 0, 100_000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

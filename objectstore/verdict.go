@@ -78,14 +78,29 @@ type Record struct {
 	Verdict  Verdict  `json:"verdict"`
 	Manifest Manifest `json:"manifest"`
 	Bucket   string   `json:"bucket"`
+	// SegmentsOmitted counts the segments left out of a reject record's
+	// manifest (MaxRejectSegments); the segments of a reject are deleted.
+	SegmentsOmitted int `json:"segments_omitted,omitempty"`
 }
+
+// MaxRejectSegments is how many segments a reject record lists. A manifest
+// may list thousands (up to the 1 MiB of a submission); the record of a
+// reject keeps the first ones and counts the rest, so that one host's
+// rejects are a few KiB each on the quarantine stream every host shares.
+// An accepted record lists every segment: downstream jobs read them.
+const MaxRejectSegments = 64
 
 // Bound cuts every string of r a lab host can set to its bound: the
 // verdict's (Verdict.Bound) and the manifest's code version, the only
-// strings of a valid manifest that Validate does not check.
+// strings of a valid manifest that Validate does not check. A reject's
+// segment list is cut to MaxRejectSegments.
 func (r *Record) Bound() {
 	r.Verdict.Bound()
 	r.Manifest.CodeVersion = r.Manifest.CodeVersion.bounded()
+	if r.Verdict.Reason != subjects.Accepted && len(r.Manifest.Segments) > MaxRejectSegments {
+		r.SegmentsOmitted = len(r.Manifest.Segments) - MaxRejectSegments
+		r.Manifest.Segments = r.Manifest.Segments[:MaxRejectSegments:MaxRejectSegments]
+	}
 }
 
 // ParseRecord decodes a quarantine or accepted record.

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cis490/cis490/hub/hubtest"
+	"github.com/cis490/cis490/objectstore"
 	"github.com/cis490/cis490/receiver"
 	"github.com/cis490/cis490/subjects"
 )
@@ -104,5 +106,42 @@ func TestHostileStringsAreBounded(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "verdict on a submission that names no valid episode") {
 		t.Errorf("no log line for the garbage submission:\n%s", logs.String())
+	}
+}
+
+// TestRejectRecordOfALongManifest: a manifest may list thousands of
+// segments; the record of its reject lists MaxRejectSegments of them and
+// counts the rest, so that it fits the quarantine stream's record size
+// (before, its publish failed and the submission was retried for ever).
+func TestRejectRecordOfALongManifest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.run(receiver.Options{})
+	const n = 4000
+	m := objectstore.Manifest{Version: objectstore.ManifestVersion, Host: host, EpisodeID: "ep-long",
+		RecordedAt: time.Now().UTC(), CodeVersion: objectstore.CodeVersion{Commit: commit},
+		SegmentSize: objectstore.MinSegmentSize, ArchiveBytes: n * objectstore.MinSegmentSize, RawBytes: 1, Files: 1}
+	for i := range n {
+		m.Segments = append(m.Segments, objectstore.Segment{Size: objectstore.MinSegmentSize, SHA256: fmt.Sprintf("%064x", i+1)})
+	}
+	m.ArchiveSHA256 = objectstore.ArchiveDigest(m.Segments)
+	id := e.submit(m.EpisodeID, m.ArchiveSHA256, 1, m)
+	if v := e.verdict(m.EpisodeID, id); v.Reason != subjects.Corrupt {
+		t.Fatalf("verdict of a manifest of %d segments none of which is stored = %s (%s), want %s", n, v.Reason, v.Detail, subjects.Corrupt)
+	}
+	var recs []*jetstream.RawStreamMsg
+	hubtest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if recs = e.records(subjects.NackHostFilter(host)); len(recs) == 0 {
+			return fmt.Errorf("no record yet")
+		}
+		return nil
+	})
+	rec, err := objectstore.ParseRecord(recs[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Manifest.Segments) != objectstore.MaxRejectSegments || rec.SegmentsOmitted != n-objectstore.MaxRejectSegments || len(recs[0].Data) > 16<<10 {
+		t.Errorf("record of %d bytes lists %d segments and omits %d, want %d listed, %d omitted, under 16 KiB",
+			len(recs[0].Data), len(rec.Manifest.Segments), rec.SegmentsOmitted, objectstore.MaxRejectSegments, n-objectstore.MaxRejectSegments)
 	}
 }
