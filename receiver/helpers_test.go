@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,9 +136,16 @@ func (e *env) submitAs(h, episodeID, digest string, attempt int, body any) strin
 	id := subjects.MsgID(h, episodeID, digest, attempt)
 	msg.Header.Set(subjects.HeaderMsgID, id)
 	msg.Header.Set(subjects.HeaderEpisode, episodeID)
-	if _, err := e.js.PublishMsg(e.t.Context(), msg); err != nil {
-		e.t.Fatalf("submit: %v", err)
-	}
+	// A host has at most hub.ResourceOptions.SubmissionsPerHost waiting:
+	// past it the stream refuses the next, and a publisher submits again
+	// later, as this does.
+	hubtest.CheckFor(e.t, 30*time.Second, 10*time.Millisecond, func() error {
+		_, err := e.js.PublishMsg(e.t.Context(), msg)
+		if err != nil && !strings.Contains(err.Error(), "maximum messages per subject exceeded") {
+			e.t.Fatalf("submit: %v", err)
+		}
+		return err
+	})
 	return id
 }
 
