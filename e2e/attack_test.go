@@ -62,8 +62,8 @@ type attackEnv struct {
 	h       *secHub
 	dir     string
 	archive string
-	rlog    hubtest.Buffer
-	plog    hubtest.Buffer
+	rlog    *hubtest.Buffer // the receiver's output
+	plog    *hubtest.Buffer // lab2's publisher's
 
 	lab1   *nats.Conn
 	js1    jetstream.JetStream
@@ -98,13 +98,13 @@ func newAttackEnv(t *testing.T) *attackEnv {
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("cis490 hub provision --receiver-config: %v\n%s", err, out)
 	}
-	a.daemon(t, "receiver", &a.rlog, "receive", "--config", rconf, "--log-format", "json")
+	a.rlog = startDaemon(t, "receiver", exec.Command(bin, "receive", "--config", rconf, "--log-format", "json"))
 
 	a.lab2Data = filepath.Join(a.dir, "lab2")
 	lconf := filepath.Join(a.dir, "lab2.toml")
 	secWriteTOML(t, lconf, h.opts("lab2"), "host_id = \"lab2\"\ndata_dir = "+strconv.Quote(a.lab2Data)+
 		"\n[ship]\nsettle = \"1s\"\nsegment_size = \"64KiB\"\nverdict_timeout = \"2m\"\n")
-	a.daemon(t, "lab2 publisher", &a.plog, "publish", "--config", lconf, "--log-format", "json")
+	a.plog = startDaemon(t, "lab2 publisher", exec.Command(bin, "publish", "--config", lconf, "--log-format", "json"))
 
 	a.lab1, a.js1, a.d1 = h.connect(t, "lab1")
 	_, a.admin, _ = h.connect(t, "admin")
@@ -122,31 +122,6 @@ func newAttackEnv(t *testing.T) *attackEnv {
 		return nil
 	})
 	return a
-}
-
-// daemon starts `cis490 args...`, logging into log, and stops it with
-// SIGTERM at the end of the test.
-func (a *attackEnv) daemon(t *testing.T, name string, log *hubtest.Buffer, args ...string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s log (last 8 KiB):\n%s", name, tail(log.String(), 8<<10))
-		}
-	})
 }
 
 // lab2Ships records an episode on lab2 and waits until its publisher has

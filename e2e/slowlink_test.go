@@ -148,8 +148,10 @@ func (l *slowLink) metric(ns string, port int, name string) float64 {
 	return -1
 }
 
-// slowStart starts cmd with its output in a buffer, killed at cleanup.
-func slowStart(t *testing.T, what string, cmd *exec.Cmd) *hubtest.Buffer {
+// startDaemon starts cmd with its output in a buffer; at cleanup it stops
+// it (SIGTERM, then SIGKILL after 15 s) and logs the output if the test
+// failed.
+func startDaemon(t *testing.T, what string, cmd *exec.Cmd) *hubtest.Buffer {
 	t.Helper()
 	out := &hubtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -194,7 +196,7 @@ func TestSlowLink(t *testing.T) {
 	}
 	url := "nats://" + slowHubIP + ":4222"
 	store := t.TempDir()
-	hubOut := slowStart(t, "hub", l.cmd(l.hubNS, bin, "hub", "--store", store, "--listen", slowHubIP+":4222", "--log-format", "json"))
+	hubOut := startDaemon(t, "hub", l.cmd(l.hubNS, bin, "hub", "--store", store, "--listen", slowHubIP+":4222", "--log-format", "json"))
 	hubtest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
 		if !strings.Contains(hubOut.String(), "hub ready") {
 			return fmt.Errorf("hub not ready")
@@ -203,7 +205,7 @@ func TestSlowLink(t *testing.T) {
 	})
 	rcv := l.cmd(l.hubNS, bin, "receive", "--server", url, "--archive-dir", t.TempDir(), "--log-format", "json")
 	rcv.Env = append(os.Environ(), "CIS490_RECEIVE_ACK_WAIT=10s")
-	slowStart(t, "receiver", rcv)
+	startDaemon(t, "receiver", rcv)
 
 	data := t.TempDir()
 	labEpisode(t, data, "ep-slow", badCommit, size)
@@ -211,7 +213,7 @@ func TestSlowLink(t *testing.T) {
 	pub := l.cmd(l.labNS, bin, "publish", "--server", url, "--host-id", "lab1", "--data-dir", data, "--log-format", "json")
 	pub.Env = append(os.Environ(), "CIS490_SHIP_SETTLE=1s", "CIS490_SHIP_SEGMENT_SIZE="+strconv.FormatInt(seg, 10)+"B",
 		"CIS490_SHIP_SCAN_INTERVAL=200ms", "CIS490_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(mport))
-	pubOut := slowStart(t, "publisher", pub)
+	pubOut := startDaemon(t, "publisher", pub)
 	sent := func() float64 { return l.metric(l.labNS, mport, "cis490_publisher_sent_bytes_total") }
 
 	// The rate: from one segment sent, when the client's and the kernel's
