@@ -334,20 +334,17 @@ func (s *Store) Open(ctx context.Context, episode string, seg Segment) (io.ReadC
 		if err != nil {
 			return fail(fmt.Errorf("get segment %s: %w", name, err))
 		}
-		drained := false
+		// An info claiming more chunks than the subject holds (a host can
+		// write any info) makes Next wait for its deadline: that host's
+		// own episode is judged late, never another's. Ending the read
+		// when the consumer reports nothing pending is not safe: on a
+		// cluster, a consumer on a replica catching up after a failover
+		// reports 0 pending with chunks still to come, and an intact
+		// segment was judged truncated (TestCluster, full profile).
 		cr.fetch = func() ([]byte, error) {
-			if drained {
-				// The subject holds fewer chunks than the info says (a
-				// host can write any info): truncated, not a wait for
-				// chunks that will never come.
-				return nil, io.EOF
-			}
 			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
 				return nil, err
-			}
-			if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
-				drained = true
 			}
 			return msg.Data(), nil
 		}
