@@ -179,7 +179,7 @@ func TestUnitsSettings(t *testing.T) {
 		"NotifyAccess":               "main",
 		"WatchdogSec":                "180",
 		"Restart":                    "on-failure",
-		"RestartPreventExitStatus":   "2",
+		"RestartPreventExitStatus":   "78",
 		"User":                       "cis490",
 		"Group":                      "cis490",
 		"ConfigurationDirectory":     "cis490",

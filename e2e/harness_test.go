@@ -384,7 +384,7 @@ func (h *harness) stopDaemons() {
 
 // harnessProc is a supervised process: started again after
 // harnessRestartSec when it ends on its own (Restart=on-failure), left down
-// after exit status 2 (RestartPreventExitStatus=2) or after Kill.
+// after exit status 78 (RestartPreventExitStatus=78), a panic's 2, or Kill.
 type harnessProc struct {
 	name    string
 	argv    []string
@@ -454,9 +454,11 @@ func (p *harnessProc) supervise(cmd *exec.Cmd, done chan struct{}) {
 	}
 	p.note("harness: %s ended on its own: %v", p.name, err)
 	switch code := cmd.ProcessState.ExitCode(); code {
-	case 0, 2:
-		// A daemon exits 0 only when told to stop, and 2 is a usage or
-		// configuration error: systemd would not restart either.
+	case 0, 2, 78:
+		// A daemon exits 0 only when told to stop, and 78 (EX_CONFIG) on
+		// a configuration error: systemd would not restart either. 2 is
+		// Go's status for a panic, which systemd would restart but a test
+		// must report.
 		p.err, p.up = fmt.Errorf("%s exited with status %d without being stopped; see %s", p.name, code, p.logPath), false
 		return
 	}

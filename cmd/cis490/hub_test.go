@@ -87,7 +87,7 @@ func TestHubCommand(t *testing.T) {
 		{"unknown flag", []string{"hub", "--bogus"}, "unknown flag: --bogus"},
 		{"missing config", []string{"hub", "--config", "/nonexistent/nats-server.conf"}, "read nats-server config"},
 	} {
-		t.Run(tt.name+" exits 2", func(t *testing.T) {
+		t.Run(tt.name+" exits 78", func(t *testing.T) {
 			t.Parallel()
 			// A store of its own, in case the command got as far as starting.
 			args := append(tt.args, "--store", t.TempDir())
@@ -95,8 +95,8 @@ func TestHubCommand(t *testing.T) {
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-				t.Errorf("cis490 %s: %v, want exit status 2\n%s", strings.Join(args, " "), err, out)
+			if !errors.As(err, &ee) || ee.ExitCode() != exitConfig {
+				t.Errorf("cis490 %s: %v, want exit status %d\n%s", strings.Join(args, " "), err, exitConfig, out)
 			}
 			if !strings.Contains(string(out), tt.want) {
 				t.Errorf("cis490 %s output = %q, want it to contain %q", strings.Join(args, " "), out, tt.want)

@@ -4,7 +4,10 @@
 // the hub receiver, the embedded hub, and the operator's tools.
 //
 // Exit codes: 0 success (or a clean stop on SIGTERM), 1 runtime failure,
-// 2 usage or configuration error.
+// 2 usage or configuration error, but 78 (EX_CONFIG) for the same error in
+// a daemon (publish, receive, hub): their units restart on any failure but
+// 78, and Go itself exits 2 on an unrecovered panic and on SIGABRT, the
+// signal of systemd's watchdog.
 package main
 
 import (
@@ -18,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -67,7 +72,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	var ue usageError
+	if cmd != nil && cmd.Annotations[daemonAnnotation] != "" && errors.As(err, &ue) {
+		return exitError{exitConfig, err}
+	}
+	return err
+}
+
+// daemonAnnotation marks the commands that run as systemd services.
+// A usage or configuration error in one of them exits exitConfig, not 2.
+const daemonAnnotation = "cis490/daemon"
+
+// exitConfig is sysexits.h's EX_CONFIG: a daemon refused its command line
+// or its configuration, and starting it again cannot help. The units set
+// RestartPreventExitStatus=78 and Restart=on-failure, so that a watchdog
+// kill (SIGABRT, which Go answers with status 2) or a panic (also 2)
+// restarts the daemon, while a bad lab-host.toml does not loop.
+const exitConfig = 78
+
+// daemon marks cmd as a daemon (see daemonAnnotation) and returns it.
+func daemon(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[daemonAnnotation] = "true"
+	return cmd
 }
 
 // usageError marks an error as the caller's: bad flags, bad config. It maps to exit 2.
@@ -83,8 +113,8 @@ func usageErrorf(format string, a ...any) error {
 
 // exitCode is the one place errors become exit codes: 0 for success or a
 // stop by SIGINT/SIGTERM (err is context.Canceled and ctx is done), the
-// code of an exitError (doctor's 1 for yellow, 2 for red), 2 for a
-// usageError, 1 for anything else.
+// code of an exitError (doctor's 1 for yellow, 2 for red; a daemon's
+// exitConfig), 2 for a usageError, 1 for anything else.
 func exitCode(ctx context.Context, err error) int {
 	if err == nil {
 		return 0

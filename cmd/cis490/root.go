@@ -69,9 +69,9 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 
 	root.AddCommand(newVersionCmd())
-	root.AddCommand(newHubCmd(g))
-	root.AddCommand(newReceiveCmd(g))
-	root.AddCommand(newPublishCmd(g))
+	root.AddCommand(daemon(newHubCmd(g)))
+	root.AddCommand(daemon(newReceiveCmd(g)))
+	root.AddCommand(daemon(newPublishCmd(g)))
 	root.AddCommand(newQuarantineCmd(g))
 	root.AddCommand(newDemoCmd(g))
 	root.AddCommand(newStatusCmd(g))

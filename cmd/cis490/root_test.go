@@ -49,6 +49,15 @@ func TestCommandLineExitCodes(t *testing.T) {
 		{[]string{"version", "--bogus"}, 2},
 		{[]string{"bogus"}, 2},
 		{[]string{"version", "extra"}, 2},
+		// The daemons refuse the same errors with 78 (EX_CONFIG), the
+		// one status their units do not restart on.
+		{[]string{"publish", "--bogus"}, 78},
+		{[]string{"--log-format", "xml", "publish"}, 78},
+		{[]string{"publish", "--config", "/nonexistent/lab-host.toml"}, 78},
+		{[]string{"receive", "--config", "/nonexistent/receiver.toml"}, 78},
+		{[]string{"hub", "--config", "/nonexistent/nats-server.conf"}, 78},
+		{[]string{"hub", "extra"}, 78},
+		{[]string{"hub", "provision", "--bogus"}, 2},
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args, " ")
