@@ -24,12 +24,12 @@ install_binary
 install_kit
 install_unit cis490-hub.service
 install_unit cis490-receiver.service
-install_config receiver.toml.example receiver.toml
+install_config receiver.toml.example receiver.toml cis490-receiver.service
 # The nats-server configuration: nats-server.conf and site.conf, each only
 # if missing; users.conf is cis490 hub provision's (docs/security.md).
 for f in "${hub_conf_files[@]}"; do
 	[ -f "$kit/hub/$f" ] || continue
-	install_config "hub/$f" "$f"
+	install_config "hub/$f" "$f" cis490-hub.service
 	if ! cmp -s "$kit/hub/$f" "$DESTDIR$confdir/$f"; then
 		say "note: $DESTDIR$confdir/$f differs from this kit's; compare: diff -u $DESTDIR$confdir/$f $kit/hub/$f"
 	fi

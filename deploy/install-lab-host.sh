@@ -21,7 +21,7 @@ ensure_user
 install_binary
 install_kit
 install_unit cis490-publisher.service
-install_config lab-host.toml.example lab-host.toml
+install_config lab-host.toml.example lab-host.toml cis490-publisher.service
 # The client certificate and key for the hub (docs/security.md).
 config_dir "$confdir/tls"
 state_dir "$statedir" 0750

@@ -44,8 +44,11 @@ kit_files=(install-lab-host.sh install-hub.sh install-lib.sh
 # the hosts a users.conf lists, so a sample's would stay forever.
 hub_conf_files=(nats-server.conf site.conf)
 
-changed=0  # files written by this run
-bin=""     # the installed binary, set by install_binary
+changed=0   # files written by this run
+wrote=0     # 1 if the last put wrote its file
+bin=""      # the installed binary, set by install_binary
+new_bin=0   # 1 if this run installed a different binary
+touched=()  # units whose unit file or configuration this run wrote
 systemctl_cmd=()
 getent_cmd=()
 useradd_cmd=()
@@ -110,6 +113,7 @@ ensure_user() {
 # holds the same bytes; then only the mode and group are made right.
 put() {
 	local from=$1 to=$2 mode=$3 group=${4:-}
+	wrote=0
 	if [ -e "$to" ] && [ "$from" -ef "$to" ]; then
 		say "kept $to (it is the source)"
 		return
@@ -130,6 +134,7 @@ put() {
 	mv -f "$tmp" "$to"
 	say "installed $to"
 	changed=$((changed + 1))
+	wrote=1
 }
 
 # find_binary prints the binary to install: CIS490_BIN, a checkout's
@@ -159,6 +164,7 @@ install_binary() {
 	"$from" version >/dev/null 2>&1 ||
 		die "$from does not run on this machine ($(uname -m)): build it for this architecture (make cross)"
 	put "$from" "$DESTDIR$bindir/cis490" 0755
+	new_bin=$wrote
 	bin=$DESTDIR$bindir/cis490
 	say "binary: $("$bin" version)"
 }
@@ -186,6 +192,7 @@ install_unit() {
 	tmp=$(mktemp)
 	sed "s|/usr/local/bin/cis490|$bindir/cis490|g" "$kit/systemd/$name" >"$tmp"
 	put "$tmp" "$DESTDIR$unitdir/$name" 0644
+	if ((wrote)); then touched+=("$name"); fi
 	rm -f "$tmp"
 }
 
@@ -215,16 +222,18 @@ config_dir() {
 	fi
 }
 
-# install_config TEMPLATE NAME installs TEMPLATE as /etc/cis490/NAME only if
-# NAME does not exist: a configuration on disk is the operator's.
+# install_config TEMPLATE NAME UNIT installs TEMPLATE as /etc/cis490/NAME
+# only if NAME does not exist: a configuration on disk is the operator's.
+# UNIT, which reads it, counts as changed when it is written.
 install_config() {
-	local from=$kit/$1 to=$DESTDIR$confdir/$2
+	local from=$kit/$1 to=$DESTDIR$confdir/$2 unit=$3
 	config_dir "$confdir"
 	if [ -e "$to" ]; then
 		say "kept $to (an existing configuration is never overwritten)"
 		return
 	fi
 	put "$from" "$to" 0640 "$(config_group)"
+	touched+=("$unit")
 	say "edit $to before enabling the service"
 }
 
@@ -260,20 +269,31 @@ as_service_user() {
 }
 
 # restart_enabled UNIT... reloads systemd, then restarts each unit that is
-# enabled, so that a new binary or unit runs at once, not at the next boot.
-# Units not enabled are left alone: the operator enables them once the
-# configuration is written.
+# enabled and that this run changed (a new binary, its unit file, or a
+# configuration it reads written), so that the change runs at once, not at
+# the next boot. A run that changed nothing restarts nothing: an upload in
+# flight goes on. Units not enabled are left alone: the operator enables
+# them once the configuration is written.
 restart_enabled() {
 	if ((${#systemctl_cmd[@]} == 0)); then
 		say "not calling systemctl (DESTDIR set, or systemd is not running); restart by hand: systemctl restart $*"
 		return
 	fi
 	"${systemctl_cmd[@]}" daemon-reload || die "systemctl daemon-reload failed"
-	local u
+	local u why t
 	for u in "$@"; do
 		if "${systemctl_cmd[@]}" is-enabled --quiet "$u"; then
+			why=""
+			if ((new_bin)); then why="new binary"; fi
+			for t in "${touched[@]}"; do
+				if [ "$t" = "$u" ]; then why="${why:+$why, }its unit or configuration written"; fi
+			done
+			if [ -z "$why" ]; then
+				say "$u unchanged: not restarted"
+				continue
+			fi
 			"${systemctl_cmd[@]}" restart "$u" || die "systemctl restart $u failed: see journalctl -u $u"
-			say "restarted $u"
+			say "restarted $u ($why)"
 		else
 			say "$u is not enabled: not restarted (enable it with: systemctl enable --now $u)"
 		fi

@@ -287,7 +287,7 @@ func TestInstallLabHost(t *testing.T) {
 	e.calls(t, "systemctl.log")
 
 	// From the install directory, with the publisher enabled: nothing is
-	// copied onto itself, and the publisher is restarted.
+	// copied onto itself, and the publisher, unchanged, is not restarted.
 	e.enable(t, "cis490-publisher.service")
 	again := e.installed("usr/local/share/cis490/install-lab-host.sh")
 	out = e.mustRun(t, again)
@@ -295,8 +295,11 @@ func TestInstallLabHost(t *testing.T) {
 	if !strings.Contains(out, "running from the install directory") {
 		t.Errorf("a run from the install directory does not say so:\n%s", out)
 	}
+	if !strings.Contains(out, "cis490-publisher.service unchanged: not restarted") {
+		t.Errorf("a run that changed nothing does not say the publisher was left running:\n%s", out)
+	}
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
-		"daemon-reload", "is-enabled --quiet cis490-publisher.service", "restart cis490-publisher.service",
+		"daemon-reload", "is-enabled --quiet cis490-publisher.service",
 	})
 
 	// The old bug's damage: units missing. A run from the install
@@ -304,7 +307,10 @@ func TestInstallLabHost(t *testing.T) {
 	if err := os.Remove(e.installed("etc/systemd/system/cis490-publisher.service")); err != nil {
 		t.Fatal(err)
 	}
-	e.mustRun(t, again)
+	out = e.mustRun(t, again)
+	if !strings.Contains(out, "restarted cis490-publisher.service (its unit or configuration written)") {
+		t.Errorf("a run that wrote the unit does not say why it restarted it:\n%s", out)
+	}
 	requireSameFile(t, "systemd/cis490-publisher.service", e.installed("etc/systemd/system/cis490-publisher.service"))
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
 		"daemon-reload", "is-enabled --quiet cis490-publisher.service", "restart cis490-publisher.service",
@@ -332,8 +338,8 @@ func TestInstallLabHostNewBinary(t *testing.T) {
 	e.enable(t, "cis490-publisher.service")
 	out := e.mustRun(t, script, "CIS490_BIN="+newBin)
 	requireSameFile(t, newBin, e.installed("usr/local/bin/cis490"))
-	if !strings.Contains(out, "installed "+e.installed("usr/local/bin/cis490")) {
-		t.Errorf("output does not name the new binary:\n%s", out)
+	if !strings.Contains(out, "installed "+e.installed("usr/local/bin/cis490")) || !strings.Contains(out, "restarted cis490-publisher.service (new binary)") {
+		t.Errorf("output does not name the new binary and the restart for it:\n%s", out)
 	}
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
 		"daemon-reload", "is-enabled --quiet cis490-publisher.service", "restart cis490-publisher.service",
@@ -467,10 +473,12 @@ func TestInstallHub(t *testing.T) {
 	if !strings.Contains(out, "cis490 hub provision --host NAME... --no-apply --out /etc/cis490/users.conf") {
 		t.Errorf("output does not say how to write users.conf:\n%s", out)
 	}
+	// The hub's configuration was written: the hub restarts, the receiver,
+	// unchanged, does not.
 	requireCalls(t, "systemctl", e.calls(t, "systemctl.log"), []string{
 		"daemon-reload",
 		"is-enabled --quiet cis490-hub.service", "restart cis490-hub.service",
-		"is-enabled --quiet cis490-receiver.service", "restart cis490-receiver.service",
+		"is-enabled --quiet cis490-receiver.service",
 	})
 
 	edited := hubConf + "# users for lab1 added by the operator\n"
