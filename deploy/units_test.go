@@ -185,6 +185,7 @@ func TestUnitsSettings(t *testing.T) {
 		"ConfigurationDirectory":     "cis490",
 		"ProtectSystem":              "strict",
 		"ReadWritePaths":             "/var/lib/cis490",
+		"ReadOnlyPaths":              "/etc/cis490",
 		"NoNewPrivileges":            "yes",
 		"PrivateTmp":                 "yes",
 		"PrivateDevices":             "yes",
