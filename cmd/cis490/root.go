@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/cis490/cis490/journald"
 	"github.com/cis490/cis490/natsconn"
 )
 
@@ -66,7 +67,7 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.tlsCA, "tls-ca", os.Getenv("NATS_CA"), "CA certificate that signed the server's certificate (env NATS_CA)")
 	f.StringVar(&g.context, "context", os.Getenv("NATS_CONTEXT"), "nats CLI context name, read from ~/.config/nats/context/<name>.json, or a path to one (env NATS_CONTEXT; default: the context chosen with 'nats context select' unless --server is set)")
 	f.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&g.logFormat, "log-format", "", "log format: text, json or journal (default: journal when stderr is the journal, as under systemd, else text)")
 
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(daemon(newHubCmd(g)))
@@ -83,19 +84,36 @@ func newRootCmd() *cobra.Command {
 }
 
 // logger builds the process logger from --log-level and --log-format.
+// Without --log-format, the logs go to the journal as structured fields
+// (package journald) when stderr is the journal's stream, as for a systemd
+// service, and its socket takes datagrams; otherwise they are text lines on
+// stderr. `--log-format journal` asks for the journal, and is a usage error
+// when its socket takes nothing.
 func (g *globals) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(g.logFormat) {
+	format := strings.ToLower(g.logFormat)
+	if format == "" {
+		format = "text"
+		if journald.IsJournalStream(g.stderr) && journald.Available() == nil {
+			format = "journal"
+		}
+	}
+	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+	case "journal":
+		if err := journald.Available(); err != nil {
+			return nil, usageErrorf("--log-format journal: %w", err)
+		}
+		return slog.New(journald.NewHandler(g.stderr, &journald.Options{Level: level})), nil
 	default:
-		return nil, usageErrorf("--log-format %q: want text or json", g.logFormat)
+		return nil, usageErrorf("--log-format %q: want text, json or journal", g.logFormat)
 	}
 }
 
