@@ -45,8 +45,7 @@ type Handler struct {
 	out    *output
 	prefix string       // the open groups, each followed by "."
 	fields []field      // the attributes of With, flattened
-	line   slog.Handler // writes the attributes in logfmt to out.buf, for MESSAGE
-	text   slog.Handler // writes the whole text line to out.buf, for stderr
+	text   slog.Handler // writes the text line to out.buf: MESSAGE, stderr
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -58,7 +57,7 @@ type output struct {
 	stream  bool // stderr is the journal's stream: lines start with <N>
 
 	mu  sync.Mutex   // guards buf and the handlers writing to it
-	buf bytes.Buffer // rendering of one record by line or text
+	buf bytes.Buffer // one text line, rendered by a Handler's text
 
 	wmu     sync.Mutex // guards stderr and failing
 	stderr  io.Writer
@@ -82,20 +81,8 @@ func NewHandler(stderr io.Writer, opts *Options) *Handler {
 	if opts.Level != nil {
 		level = opts.Level
 	}
-	all := slog.LevelDebug - 1 // the level is checked by Enabled, once
-	o.base = slog.NewTextHandler(&o.buf, &slog.HandlerOptions{Level: all})
-	attrsOnly := func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey) {
-			return slog.Attr{}
-		}
-		return a
-	}
-	return &Handler{
-		level: level,
-		out:   o,
-		line:  slog.NewTextHandler(&o.buf, &slog.HandlerOptions{Level: all, ReplaceAttr: attrsOnly}),
-		text:  o.base,
-	}
+	o.base = slog.NewTextHandler(&o.buf, nil) // Handle renders any level: Enabled filters
+	return &Handler{level: level, out: o, text: o.base}
 }
 
 // Enabled reports whether level is at least the handler's level.
@@ -113,7 +100,6 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for _, a := range attrs {
 		h2.fields = appendFields(h2.fields, h.prefix, a)
 	}
-	h2.line = h.line.WithAttrs(attrs)
 	h2.text = h.text.WithAttrs(attrs)
 	return &h2
 }
@@ -125,7 +111,6 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	}
 	h2 := *h
 	h2.prefix = h.prefix + name + "."
-	h2.line = h.line.WithGroup(name)
 	h2.text = h.text.WithGroup(name)
 	return &h2
 }
@@ -156,17 +141,31 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return h.out.fallback(ctx, h.text, r, err)
 }
 
+// linePrefix starts the text line of a record with no time, level INFO
+// and an empty message: what message renders, to keep the attributes.
+const linePrefix = `level=INFO msg=""`
+
 // message returns the MESSAGE of r: its message and its attributes in
-// logfmt.
+// logfmt. The attributes are the text line of r with no time (the text
+// handler omits a zero time), level INFO and an empty message, less
+// linePrefix: unlike a ReplaceAttr dropping the keys time, level and msg,
+// this keeps attributes that have those keys.
 func (h *Handler) message(ctx context.Context, r slog.Record) (string, error) {
+	bare := r // only plain fields change: the attributes stay shared
+	bare.Time, bare.Level, bare.Message = time.Time{}, slog.LevelInfo, ""
 	o := h.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.Reset()
-	if err := h.line.Handle(ctx, r); err != nil {
+	if err := h.text.Handle(ctx, bare); err != nil {
 		return "", fmt.Errorf("render message: %w", err)
 	}
-	attrs := strings.TrimSuffix(o.buf.String(), "\n")
+	line := strings.TrimSuffix(o.buf.String(), "\n")
+	attrs, ok := strings.CutPrefix(line, linePrefix)
+	if !ok {
+		return "", fmt.Errorf("render message: text line %q does not start with %s", line, linePrefix)
+	}
+	attrs = strings.TrimPrefix(attrs, " ")
 	switch {
 	case attrs == "":
 		return r.Message, nil

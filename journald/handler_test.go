@@ -166,6 +166,9 @@ func TestFieldNames(t *testing.T) {
 		"retry-in", "5s",
 		"größe", "9",
 		strings.Repeat("k", 70), "long",
+		"time", time.Date(2026, 12, 4, 17, 2, 59, 0, time.UTC), // the text handler's own keys
+		"level", "high",
+		"msg", "inner",
 	)
 	e := j.Next(t)
 	requireEntry(t, e, journaldtest.Entry{
@@ -183,9 +186,15 @@ func TestFieldNames(t *testing.T) {
 		"RETRY_IN":               "5s",
 		"GR__E":                  "9",
 		strings.Repeat("K", 64):  "long",
+		"TIME":                   "2026-12-04T17:02:59.000Z",
+		"LEVEL":                  "high",
+		"MSG":                    "inner",
 	})
 	if want := "m host=from-with host=from-record priority=high "; !strings.HasPrefix(e["MESSAGE"], want) {
 		t.Errorf("MESSAGE = %q, want it to start with %q: both host values", e["MESSAGE"], want)
+	}
+	if want := " time=2026-12-04T17:02:59.000Z level=high msg=inner"; !strings.HasSuffix(e["MESSAGE"], want) {
+		t.Errorf("MESSAGE = %q, want it to end with %q: attributes named as the text handler's own keys", e["MESSAGE"], want)
 	}
 }
 
