@@ -152,3 +152,22 @@ func TestLogFormatJournalWithoutJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestExitLine checks that the line of a failed run carries syslog's err
+// priority when stderr is the journal's stream, and only then.
+func TestExitLine(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fail := usageErrorf("load config: no such file")
+	t.Setenv("JOURNAL_STREAM", "")
+	if got, want := exitLine(f, fail), "cis490: load config: no such file\n"; got != want {
+		t.Errorf("exitLine on a file = %q, want %q", got, want)
+	}
+	journaldtest.SetStream(t, f)
+	if got, want := exitLine(f, fail), "<3>cis490: load config: no such file\n"; got != want {
+		t.Errorf("exitLine on the journal's stream = %q, want %q", got, want)
+	}
+}

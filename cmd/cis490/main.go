@@ -22,7 +22,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/spf13/cobra"
+
+	"github.com/cis490/cis490/journald"
 )
 
 func main() {
@@ -33,9 +36,21 @@ func main() {
 	stop()
 	code := exitCode(ctx, err)
 	if code != 0 {
-		fmt.Fprintln(os.Stderr, "cis490:", err)
+		fmt.Fprint(os.Stderr, exitLine(os.Stderr, err))
 	}
 	os.Exit(code)
+}
+
+// exitLine is the line main writes to stderr when a run fails: "cis490:
+// <err>", after "<3>" (syslog's err) when stderr is the journal's stream,
+// which journald reads as the line's priority, so that `journalctl -p err`
+// shows why a daemon exited.
+func exitLine(stderr io.Writer, err error) string {
+	line := fmt.Sprintln("cis490:", err)
+	if journald.IsJournalStream(stderr) {
+		line = "<" + strconv.Itoa(int(journal.PriErr)) + ">" + line
+	}
+	return line
 }
 
 // startProfile writes a CPU profile of the whole run to path (go tool
