@@ -315,7 +315,7 @@ func (s *systemdScenario) doctor() {
 	}
 	s.t.Logf("lab1: cis490 doctor\n%s", out)
 	out, err = s.hub.run(time.Minute, "cis490 doctor --hub "+admin)
-	if err != nil {
+	if err != nil || !regexp.MustCompile(`(?m)^systemd +green +cis490-hub is active; cis490-receiver is active`).MatchString(out) {
 		s.t.Errorf("hub doctor: %v\n%s", err, out)
 	}
 	s.t.Logf("hub: cis490 doctor --hub\n%s", out)

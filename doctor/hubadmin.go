@@ -48,12 +48,16 @@ type HubAdmin struct {
 	Recheck string
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+
+	// systemctl and bootedDir replace "systemctl" and SystemdBootedDir in tests.
+	systemctl, bootedDir string
 }
 
 // Run runs every hub check and returns the report, rows in this order:
-// hub, the five resources and the receiver consumer, quarantine fill, then
-// one row per host bucket. With the hub unreachable, only the hub row is
-// there and it is red. Report.Host is the server's name, or the URL tried
+// hub, the five resources and the receiver consumer, quarantine fill, one
+// row per host bucket, then systemd (HubSystemd: the units on this
+// machine). With the hub unreachable, only the hub row, red, and the
+// systemd row are there. Report.Host is the server's name, or the URL tried
 // when it could not be reached.
 func (h HubAdmin) Run(ctx context.Context) Report {
 	now := time.Now
@@ -69,6 +73,12 @@ func (h HubAdmin) Run(ctx context.Context) Report {
 	if recheck == "" {
 		recheck = "cis490 doctor --hub"
 	}
+	units := func() Row {
+		if h.systemctl != "" {
+			return hubSystemd(ctx, []string{HubUnit, ReceiverUnit}, h.systemctl, h.bootedDir)
+		}
+		return HubSystemd(ctx)
+	}
 	conn, link := Hub(ctx, h.NATS, HubFix{
 		Recheck: recheck,
 		Config:  "fix the connection flags (--server, --creds, --context, --tls-*)",
@@ -76,7 +86,7 @@ func (h HubAdmin) Run(ctx context.Context) Report {
 	if conn == nil {
 		link.Fix = strings.Replace(link.Fix, "check the WireGuard link (wg show) and that the hub runs", "systemctl status "+HubUnit+" (is the hub running?)", 1)
 		target, _ := link.Details["url"].(string)
-		return NewReport(target, start, []Row{link})
+		return NewReport(target, start, []Row{link, units()})
 	}
 	defer conn.Close()
 	rows := []Row{link}
@@ -87,6 +97,7 @@ func (h HubAdmin) Run(ctx context.Context) Report {
 		grace = config.DefaultReceiver().GC.Grace.Duration()
 	}
 	rows = append(rows, Hosts(ctx, conn, h.Since, grace, start)...)
+	rows = append(rows, units())
 	name := conn.NC.ConnectedServerName()
 	return NewReport(name, start, rows)
 }

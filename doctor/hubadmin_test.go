@@ -219,11 +219,52 @@ func TestHubAdmin(t *testing.T) {
 func TestHubAdminUnreachable(t *testing.T) {
 	t.Parallel()
 	url := closedURL(t)
-	rep := HubAdmin{NATS: natsOptions(url), Recheck: "cis490 doctor --hub -s " + url}.Run(t.Context())
-	if len(rep.Rows) != 1 || rep.Status != Red || rep.Host != url {
-		t.Fatalf("host %q rows %+v status %s, want %s and only a red hub row", rep.Host, rep.Rows, rep.Status, url)
+	// On the hub, whose cis490-hub unit failed: the systemd row says so.
+	systemctl := fakeUnits(t, map[string]string{HubUnit: "failed", ReceiverUnit: "active"})
+	rep := HubAdmin{NATS: natsOptions(url), Recheck: "cis490 doctor --hub -s " + url, systemctl: systemctl, bootedDir: t.TempDir()}.Run(t.Context())
+	if len(rep.Rows) != 2 || rep.Status != Red || rep.Host != url {
+		t.Fatalf("host %q rows %+v status %s, want %s and only the hub and systemd rows", rep.Host, rep.Rows, rep.Status, url)
 	}
 	checkRow(t, rep, "hub", want{status: Red, summary: []string{"hub unreachable at " + url}, fix: []string{"systemctl status cis490-hub", "cis490 doctor --hub -s " + url}})
+	checkRow(t, rep, "systemd", want{status: Red, summary: []string{"cis490-hub is failed", "cis490-receiver is active"}, fix: []string{"sudo systemctl restart cis490-hub"}})
+}
+
+// fakeUnits writes a systemctl that knows the units in states (show
+// --property=LoadState --value, is-active) and no other.
+func fakeUnits(t *testing.T, states map[string]string) string {
+	t.Helper()
+	script := "#!/bin/sh\ncase \"$1 $*\" in\n"
+	for u, s := range states {
+		script += fmt.Sprintf("\"show show --property=LoadState --value %s\") echo loaded;;\n", u)
+		code := 3
+		if s == "active" {
+			code = 0
+		}
+		script += fmt.Sprintf("\"is-active is-active %s\") echo %s; exit %d;;\n", u, s, code)
+	}
+	return writeSystemctl(t, script+"show*) echo not-found;;\n*) echo inactive; exit 3;;\nesac\n")
+}
+
+func TestHubSystemd(t *testing.T) {
+	t.Parallel()
+	booted := t.TempDir()
+	units := []string{HubUnit, ReceiverUnit}
+	for _, tt := range []struct {
+		name   string
+		states map[string]string
+		want   want
+	}{
+		{"both active", map[string]string{HubUnit: "active", ReceiverUnit: "active"}, want{status: Green, summary: []string{"cis490-hub is active; cis490-receiver is active"}}},
+		{"receiver activating", map[string]string{HubUnit: "active", ReceiverUnit: "activating"}, want{status: Yellow, summary: []string{"cis490-receiver is activating"}, fix: []string{"journalctl -u cis490-receiver"}}},
+		{"receiver only, hub elsewhere", map[string]string{ReceiverUnit: "failed"}, want{status: Red, summary: []string{"cis490-receiver is failed"}, fix: []string{"sudo systemctl restart cis490-receiver"}}},
+		{"away from the hub", map[string]string{}, want{status: Skip, summary: []string{"not installed on this machine"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := hubSystemd(t.Context(), units, fakeUnits(t, tt.states), booted)
+			checkRow(t, NewReport("hub", time.Now(), []Row{r}), "systemd", tt.want)
+		})
+	}
 }
 
 func TestCompareStream(t *testing.T) {

@@ -72,8 +72,14 @@ func TestDisk(t *testing.T) {
 // fakeSystemctl writes a systemctl that prints state and exits with code.
 func fakeSystemctl(t *testing.T, state string, code int) string {
 	t.Helper()
+	return writeSystemctl(t, "#!/bin/sh\n[ \"$1\" = is-active ] && [ \"$2\" = cis490-publisher ] || exit 64\necho "+state+"\nexit "+strconv.Itoa(code)+"\n")
+}
+
+// writeSystemctl writes script as an executable named systemctl and
+// returns its path.
+func writeSystemctl(t *testing.T, script string) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "systemctl")
-	script := "#!/bin/sh\n[ \"$1\" = is-active ] && [ \"$2\" = cis490-publisher ] || exit 64\necho " + state + "\nexit " + strconv.Itoa(code) + "\n"
 	// Under ForkLock: a parallel test's fork must not inherit the
 	// descriptor, or running the script fails with "text file busy".
 	syscall.ForkLock.Lock()

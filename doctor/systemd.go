@@ -70,3 +70,46 @@ func systemd(ctx context.Context, unit, systemctl, bootedDir string) Row {
 	}
 	return r
 }
+
+// HubSystemd is the hub's "systemd" row: whether cis490-hub and
+// cis490-receiver are active, checked as Systemd does each. A unit not
+// installed on this machine is left out, since doctor --hub also runs away
+// from the hub (the admin's laptop); with neither installed, or no
+// systemd as PID 1, the row is skipped. The row takes the worst status of
+// the two, and the fix of the worst.
+func HubSystemd(ctx context.Context) Row {
+	return hubSystemd(ctx, []string{HubUnit, ReceiverUnit}, "systemctl", SystemdBootedDir)
+}
+
+func hubSystemd(ctx context.Context, units []string, systemctl, bootedDir string) Row {
+	path, err := exec.LookPath(systemctl)
+	if err != nil {
+		return skip("systemd", "no systemctl on this host")
+	}
+	if _, err := os.Stat(bootedDir); err != nil {
+		return skip("systemd", "systemd is not PID 1 here (no "+bootedDir+")")
+	}
+	var rows []Row
+	for _, u := range units {
+		sctx, cancel := context.WithTimeout(ctx, systemctlTimeout)
+		out, err := exec.CommandContext(sctx, path, "show", "--property=LoadState", "--value", u).Output()
+		cancel()
+		if err == nil && strings.TrimSpace(string(out)) == "not-found" {
+			continue // not installed on this machine
+		}
+		rows = append(rows, systemd(ctx, u, path, bootedDir))
+	}
+	if len(rows) == 0 {
+		return skip("systemd", strings.Join(units, " and ")+" are not installed on this machine (doctor --hub run away from the hub)")
+	}
+	r := rows[0]
+	summaries := []string{r.Summary}
+	for _, o := range rows[1:] {
+		summaries = append(summaries, o.Summary)
+		if o.Status.severity() > r.Status.severity() {
+			r.Status, r.Fix, r.Details = o.Status, o.Fix, o.Details
+		}
+	}
+	r.Summary = strings.Join(summaries, "; ")
+	return r
+}
